@@ -1,0 +1,3 @@
+from ksync.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,272 @@
+"""The planner: a pure function from (desired, live) to a Plan.
+
+No HTTP, no clock, no environment. It decides which customers change, the complete
+arrays each request sends, and the order of requests when values move between
+customers (the holder releases a value before another customer takes it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from ksync.model import (
+    DEFAULT_TYPE,
+    ENTRY_KEY,
+    FIELDS,
+    Contact,
+    ContactRef,
+    Desired,
+    DesiredCustomer,
+    Field,
+    Live,
+    LiveCustomer,
+)
+from ksync.ordering import Node, schedule
+from ksync.plan import Change, Plan, Problem, ValueChange, fingerprint
+
+Entry = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FieldDiff:
+    """The outcome for one managed array of one customer."""
+
+    field: Field
+    final: tuple[Entry, ...]  # the complete desired list, as sent
+    kept: tuple[Entry, ...]  # the final entries that are already stored
+    diffs: tuple[ValueChange, ...]
+    added: tuple[str, ...]  # keys
+    removed: tuple[str, ...]  # keys
+
+
+def customer_path(customer_id: str) -> str:
+    return f"/v1/customers/{quote(customer_id, safe='')}"
+
+
+def additions(desired: Desired, customers: Sequence[LiveCustomer | None]) -> list[ContactRef]:
+    """Every value some declared customer must gain, in declaration order."""
+    wanted: list[ContactRef] = []
+    for want, have in zip(desired.customers, customers, strict=True):
+        for name in FIELDS:
+            entries = want.managed(name)
+            if entries is None:
+                continue
+            held = {c.key for c in have.contacts(name)} if have else set()
+            wanted += [ContactRef(name, c.key) for c in entries if c.key not in held]
+    return wanted
+
+
+def lookups_needed(desired: Desired, customers: Sequence[LiveCustomer | None]) -> list[ContactRef]:
+    """The values whose holder must be asked of Kustomer before planning.
+
+    A value already held by one of the declared customers needs no look-up.
+    """
+    held = _holders(customers)
+    seen: set[ContactRef] = set()
+    needed = []
+    for ref in additions(desired, customers):
+        if ref not in held and ref not in seen:
+            seen.add(ref)
+            needed.append(ref)
+    return needed
+
+
+def plan(desired: Desired, live: Live) -> Plan:
+    """Compare desired with live and decide the requests, in a safe order."""
+    holders = _holders(live.customers)
+    changes: list[Change] = []
+    nodes: list[Node] = []
+    problems: list[Problem] = []
+    unchanged = 0
+    for index, (want, have) in enumerate(zip(desired.customers, live.customers, strict=True)):
+        identity = _identity_problem(want, have)
+        if identity is not None:
+            problems.append(identity)
+            continue
+        field_diffs = _field_diffs(want, have)
+        if have is not None and not any(fd.diffs for fd in field_diffs):
+            unchanged += 1
+            continue
+        gains = [ContactRef(fd.field, key) for fd in field_diffs for key in fd.added]
+        sources = []
+        for ref in gains:
+            source, problem = _source_of(ref, want, index, holders, live, desired)
+            if problem:
+                problems.append(problem)
+            elif source is not None:
+                sources.append(source)
+        changes.append(_change(want, have, field_diffs))
+        nodes.append(_node(len(changes) - 1, index, want, have, field_diffs, sources))
+    if problems:
+        return Plan(
+            changes=tuple(changes), requests=(), unchanged=unchanged, problems=tuple(problems)
+        )
+    return Plan(changes=tuple(changes), requests=schedule(nodes), unchanged=unchanged)
+
+
+def _identity_problem(want: DesiredCustomer, have: LiveCustomer | None) -> Problem | None:
+    if have is None and want.id is not None:
+        return Problem(want.source, f"customer id {want.id} does not exist")
+    if have is not None and want.external_id is not None and have.external_id != want.external_id:
+        return Problem(
+            want.source,
+            f"customer id {have.id} has externalId {have.external_id!r}, "
+            f"but the files say {want.external_id!r}",
+        )
+    return None
+
+
+def _holders(customers: Sequence[LiveCustomer | None]) -> dict[ContactRef, int]:
+    """Which declared customer (by position) stores each value."""
+    holders: dict[ContactRef, int] = {}
+    for index, have in enumerate(customers):
+        if have is None:
+            continue
+        for name in FIELDS:
+            for contact in have.contacts(name):
+                holders.setdefault(ContactRef(name, contact.key), index)
+    return holders
+
+
+def _source_of(
+    ref: ContactRef,
+    want: DesiredCustomer,
+    index: int,
+    holders: dict[ContactRef, int],
+    live: Live,
+    desired: Desired,
+) -> tuple[int | None, Problem | None]:
+    """Who must release ``ref`` first: a declared customer's position, or nobody.
+
+    A value held by an undeclared customer, or by a declared one that keeps it, is a
+    conflict that stops the plan.
+    """
+    holder = holders.get(ref)
+    if holder is None:
+        owner_id = live.owners.get(ref)
+        if owner_id is None:
+            return None, None
+        holder = _position_of_id(owner_id, live)
+        if holder is None:
+            return None, Problem(
+                want.source,
+                f"{want.label}: {ref} is held by customer {owner_id}, which the files do not "
+                "declare; remove it there first or declare that customer",
+            )
+    if holder == index:
+        return None, None
+    holder_wants = desired.customers[holder].managed(ref.field)
+    if holder_wants is None or ref.key in {c.key for c in holder_wants}:
+        other = desired.customers[holder]
+        return None, Problem(
+            want.source,
+            f"{want.label}: {ref} is held by {other.label} ({other.source}), whose "
+            f"{ref.field} the files do not manage; list its {ref.field} without it",
+        )
+    return holder, None
+
+
+def _position_of_id(customer_id: str, live: Live) -> int | None:
+    for position, have in enumerate(live.customers):
+        if have is not None and have.id == customer_id:
+            return position
+    return None
+
+
+def _field_diffs(want: DesiredCustomer, have: LiveCustomer | None) -> list[FieldDiff]:
+    result = []
+    for name in FIELDS:
+        entries = want.managed(name)
+        if entries is not None:
+            result.append(_field_diff(name, entries, have.contacts(name) if have else ()))
+    return result
+
+
+def _field_diff(name: Field, wanted: tuple[Contact, ...], stored: tuple[Contact, ...]) -> FieldDiff:
+    """Diff one array; kept entries keep their stored spelling, type and verified."""
+    by_key: dict[str, Contact] = {}
+    diffs: list[ValueChange] = []
+    removed: list[str] = []
+    for contact in stored:
+        if contact.key in by_key:  # the same value stored twice: drop the extra copy
+            diffs.append(ValueChange(name, "-", contact.value, contact.type))
+            removed.append(contact.key)
+        else:
+            by_key[contact.key] = contact
+    wanted_keys = {c.key for c in wanted}
+    for contact in stored:
+        if contact.key not in wanted_keys and by_key.get(contact.key) is contact:
+            diffs.append(ValueChange(name, "-", contact.value, contact.type))
+            removed.append(contact.key)
+    final: list[Entry] = []
+    kept: list[Entry] = []
+    added: list[str] = []
+    for contact in wanted:
+        old = by_key.get(contact.key)
+        if old is None:
+            entry_type = contact.type or DEFAULT_TYPE[name]
+            spelling = new_spelling(name, contact)
+            final.append({ENTRY_KEY[name]: spelling, "type": entry_type})
+            diffs.append(ValueChange(name, "+", spelling, entry_type))
+            added.append(contact.key)
+            continue
+        kept_type = contact.type or old.type
+        if contact.type is not None and contact.type != old.type:
+            diffs.append(ValueChange(name, "~", old.value, contact.type, old.type))
+        entry = _stored_entry(name, old, kept_type)
+        final.append(entry)
+        kept.append(entry)
+    return FieldDiff(name, tuple(final), tuple(kept), tuple(diffs), tuple(added), tuple(removed))
+
+
+def new_spelling(name: Field, contact: Contact) -> str:
+    """How a new value is sent: phones in E.164, emails as written (trimmed)."""
+    return contact.key if name == "phones" else contact.value.strip()
+
+
+def _stored_entry(name: Field, old: Contact, entry_type: str | None) -> Entry:
+    entry: Entry = {ENTRY_KEY[name]: old.value}
+    if entry_type is not None:
+        entry["type"] = entry_type
+    if old.verified is not None:
+        entry["verified"] = old.verified
+    return entry
+
+
+def _change(want: DesiredCustomer, have: LiveCustomer | None, fds: list[FieldDiff]) -> Change:
+    return Change(
+        action="create" if have is None else "update",
+        source=want.source,
+        external_id=want.external_id if have is None else have.external_id,
+        id=None if have is None else have.id,
+        diffs=tuple(d for fd in fds for d in fd.diffs),
+        fingerprint=fingerprint(have),
+    )
+
+
+def _node(
+    change: int,
+    position: int,
+    want: DesiredCustomer,
+    have: LiveCustomer | None,
+    fds: list[FieldDiff],
+    sources: list[int],
+) -> Node:
+    """What the scheduler needs to know about one change."""
+    if have is None:
+        body: Entry = {"externalId": want.external_id}
+        if want.name is not None:
+            body["name"] = want.name
+        body.update({fd.field: list(fd.final) for fd in fds})
+        return Node(change, position, "POST", "/v1/customers", body, {}, {}, tuple(sources))
+    changed = [fd for fd in fds if fd.diffs]
+    final: Entry = {fd.field: list(fd.final) for fd in changed}
+    # A release write stores only the kept entries (already with their final types);
+    # after it, only the arrays that gain values, or had nothing to release, differ.
+    release: Entry = {fd.field: list(fd.kept) for fd in changed if fd.removed}
+    rest: Entry = {fd.field: list(fd.final) for fd in changed if fd.added or not fd.removed}
+    path = customer_path(have.id)
+    return Node(change, position, "PUT", path, final, release, rest, tuple(sources))
