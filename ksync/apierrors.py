@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 # How much of a body that is not a recognised error document goes into a message.
 EXCERPT_CHARS = 200
@@ -107,3 +108,20 @@ def _one_error(entry: Any) -> str:
         if isinstance(value, str) and value.strip():
             return excerpt(value)
     return ""
+
+
+def redirect_message(location: str) -> str:
+    """Why a redirect is an error, naming where it pointed (without credentials or query)."""
+    where = f" to {bare_url(location.strip())}" if location.strip() else ""
+    return f"redirected{where}; ksync does not follow redirects: check the API URL"
+
+
+def bare_url(url: str) -> str:
+    """``url`` without user:password@, query and fragment, cut short: safe to print."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "an invalid URL"
+    host = parts.netloc.rpartition("@")[2]
+    bare = f"{parts.scheme}://{host}{parts.path}" if host else parts.path
+    return excerpt(bare, 120)

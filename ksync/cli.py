@@ -17,7 +17,10 @@ from ksync import __version__
 from ksync.applier import ApplyResult, Outcome, apply_plan
 from ksync.client import ApiError, KustomerClient, SettingsError, api_key_from_env, resolve_api_url
 from ksync.config import ConfigError, load_desired
+from ksync.emulator import add_arguments as add_emulator_arguments
+from ksync.emulator import run_from_args as run_emulator
 from ksync.live import changed_since, read_live
+from ksync.model import customer_label
 from ksync.plan import Plan
 from ksync.planfile import PlanFileError, load_plan, save_plan
 from ksync.planner import plan as make_plan
@@ -84,13 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run a local Kustomer-compatible API server",
         "ksync emulator --port 8080 --seed examples/org.json",
     )
-    emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8080, help="0 picks a free port")
-    emulator.add_argument("--seed", type=Path, metavar="FILE", help="customers to start with")
-    emulator.add_argument("--api-key", default=None, help="key clients must send")
-    emulator.add_argument(
-        "--conflict-status", type=int, default=409, help="status of uniqueness rejections"
-    )
+    add_emulator_arguments(emulator)
     return parser
 
 
@@ -179,17 +176,12 @@ def cmd_apply(args: argparse.Namespace) -> int:
             return EXIT_OK
         if args.plan is None and not args.auto_approve:
             _confirm(sys.stdin, sys.stdout)
-        result = apply_plan(plan, client, _print_outcome, (ApiError,))
+        result = apply_plan(plan, client, lambda o: _print_outcome(plan, o), (ApiError,))
     return _report(result)
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
-    from ksync.emulator import EmulatorSettings, run
-
-    settings = EmulatorSettings(conflict_status=args.conflict_status)
-    if args.api_key is not None:
-        settings = EmulatorSettings(api_key=args.api_key, conflict_status=args.conflict_status)
-    return run(settings, args.host, args.port, args.seed)
+    return run_emulator(args)
 
 
 def _client(url: str) -> KustomerClient:
@@ -234,9 +226,11 @@ def _confirm(stdin: TextIO, stdout: TextIO) -> None:
         raise Refused("apply cancelled; nothing was written")
 
 
-def _print_outcome(outcome: Outcome) -> None:
+def _print_outcome(plan: Plan, outcome: Outcome) -> None:
     request = outcome.request
-    line = f"{request.method} {request.path}: "
+    change = plan.changes[request.change]
+    name = customer_label(change.external_id, change.id)
+    line = f"{request.method} {request.path} ({name}): "
     if outcome.status == "ok":
         print(line + "done")
     else:

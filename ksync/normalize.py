@@ -6,6 +6,7 @@ Phones: E.164 via phonenumbers, numbers without a country code read in a default
 
 from __future__ import annotations
 
+import functools
 import re
 
 import idna
@@ -28,10 +29,18 @@ def email_key(value: str) -> str:
         raise InvalidContact(f"{value!r} is not a valid email address")
     local, _, domain = text.rpartition("@")
     try:
-        ascii_domain = idna.encode(domain.lower(), uts46=True).decode("ascii")
+        ascii_domain = _ascii_domain(domain.lower())
     except idna.IDNAError as err:
         raise InvalidContact(f"{value!r} is not a valid email address: {err}") from None
     return f"{local.lower()}@{ascii_domain}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _ascii_domain(domain: str) -> str:
+    """The IDNA form of a domain; most addresses of an org share a few domains."""
+    if domain.isascii() and "xn--" not in domain:
+        return domain
+    return idna.encode(domain, uts46=True).decode("ascii")
 
 
 def phone_key(value: str, region: str | None = None) -> str:

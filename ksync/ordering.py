@@ -10,6 +10,7 @@ once what it takes is free, its final arrays. No customer is written more than t
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,7 @@ class Node:
 
 
 def schedule(nodes: Sequence[Node]) -> tuple[Request, ...]:
-    """The requests for ``nodes`` in a safe, deterministic order."""
+    """The requests for ``nodes`` in a safe, deterministic order (by change, when free)."""
     by_position = {node.position: node for node in nodes}
     waiting = {
         node.position: {s for s in node.sources if s in by_position and s != node.position}
@@ -48,32 +49,40 @@ def schedule(nodes: Sequence[Node]) -> tuple[Request, ...]:
             takers[source].add(position)
     released_by: dict[int, int] = {}  # position -> index of the request that freed its values
     requests: list[Request] = []
-    remaining = sorted(by_position, key=lambda p: by_position[p].change)
+    remaining = {node.position for node in nodes}
+    ready = [(node.change, node.position) for node in nodes if not waiting[node.position]]
+    heapq.heapify(ready)
 
-    def freed(position: int, request_index: int) -> None:
-        released_by[position] = request_index
+    def freed(position: int) -> None:
+        released_by[position] = len(requests) - 1
         for taker in takers[position]:
-            waiting[taker].discard(position)
+            if position in waiting[taker]:
+                waiting[taker].discard(position)
+                if not waiting[taker]:
+                    heapq.heappush(ready, (by_position[taker].change, taker))
 
     while remaining:
-        ready = next((p for p in remaining if not waiting[p]), None)
-        if ready is None:
+        if not ready:
             # A cycle: release the first holder whose values someone is waiting for.
-            holder = next(p for p in remaining if takers[p] and p not in released_by)
+            holder = min(
+                (p for p in remaining if takers[p] and p not in released_by),
+                key=lambda p: by_position[p].change,
+            )
             node = by_position[holder]
             requests.append(_request(node, node.release, "release", ()))
-            freed(holder, len(requests) - 1)
+            freed(holder)
             continue
-        node = by_position[ready]
-        remaining.remove(ready)
-        own_release = released_by.get(ready)
+        _, position = heapq.heappop(ready)
+        node = by_position[position]
+        remaining.discard(position)
         after = sorted({released_by[s] for s in node.sources if s in released_by})
+        own_release = released_by.get(position)
         if own_release is None:
             requests.append(_request(node, node.body, _purpose(node), tuple(after)))
-            freed(ready, len(requests) - 1)
+            freed(position)
         elif node.rest:
-            after.append(own_release)
-            requests.append(_request(node, node.rest, "update", tuple(sorted(set(after)))))
+            after = sorted({*after, own_release})
+            requests.append(_request(node, node.rest, "update", tuple(after)))
     return tuple(requests)
 
 

@@ -7,7 +7,7 @@ customers (the holder releases a value before another customer takes it).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -77,6 +77,7 @@ def lookups_needed(desired: Desired, customers: Sequence[LiveCustomer | None]) -
 def plan(desired: Desired, live: Live) -> Plan:
     """Compare desired with live and decide the requests, in a safe order."""
     holders = _holders(live.customers)
+    positions = {have.id: i for i, have in enumerate(live.customers) if have is not None}
     changes: list[Change] = []
     nodes: list[Node] = []
     problems: list[Problem] = []
@@ -93,7 +94,11 @@ def plan(desired: Desired, live: Live) -> Plan:
         gains = [ContactRef(fd.field, key) for fd in field_diffs for key in fd.added]
         sources = []
         for ref in gains:
-            source, problem = _source_of(ref, want, index, holders, live, desired)
+            known = holders.get(ref)
+            holder = (
+                _holder_by_lookup(ref, want, live.owners, positions) if known is None else known
+            )
+            source, problem = _source_of(ref, want, index, holder, desired)
             if problem:
                 problems.append(problem)
             elif source is not None:
@@ -131,12 +136,31 @@ def _holders(customers: Sequence[LiveCustomer | None]) -> dict[ContactRef, int]:
     return holders
 
 
+def _holder_by_lookup(
+    ref: ContactRef,
+    want: DesiredCustomer,
+    owners: Mapping[ContactRef, str | None],
+    positions: Mapping[str, int],
+) -> int | Problem | None:
+    """The declared customer Kustomer says holds ``ref``; a Problem if it is not declared."""
+    owner_id = owners.get(ref)
+    if owner_id is None:
+        return None
+    position = positions.get(owner_id)
+    if position is None:
+        return Problem(
+            want.source,
+            f"{want.label}: {ref} is held by customer {owner_id}, which the files do not "
+            "declare; remove it there first or declare that customer",
+        )
+    return position
+
+
 def _source_of(
     ref: ContactRef,
     want: DesiredCustomer,
     index: int,
-    holders: dict[ContactRef, int],
-    live: Live,
+    holder: int | Problem | None,
     desired: Desired,
 ) -> tuple[int | None, Problem | None]:
     """Who must release ``ref`` first: a declared customer's position, or nobody.
@@ -144,36 +168,19 @@ def _source_of(
     A value held by an undeclared customer, or by a declared one that keeps it, is a
     conflict that stops the plan.
     """
-    holder = holders.get(ref)
-    if holder is None:
-        owner_id = live.owners.get(ref)
-        if owner_id is None:
-            return None, None
-        holder = _position_of_id(owner_id, live)
-        if holder is None:
-            return None, Problem(
-                want.source,
-                f"{want.label}: {ref} is held by customer {owner_id}, which the files do not "
-                "declare; remove it there first or declare that customer",
-            )
+    if holder is None or isinstance(holder, Problem):
+        return None, holder
     if holder == index:
         return None, None
-    holder_wants = desired.customers[holder].managed(ref.field)
-    if holder_wants is None or ref.key in {c.key for c in holder_wants}:
-        other = desired.customers[holder]
+    other = desired.customers[holder]
+    holder_wants = other.managed(ref.field)
+    if holder_wants is None or any(c.key == ref.key for c in holder_wants):
         return None, Problem(
             want.source,
             f"{want.label}: {ref} is held by {other.label} ({other.source}), whose "
             f"{ref.field} the files do not manage; list its {ref.field} without it",
         )
     return holder, None
-
-
-def _position_of_id(customer_id: str, live: Live) -> int | None:
-    for position, have in enumerate(live.customers):
-        if have is not None and have.id == customer_id:
-            return position
-    return None
 
 
 def _field_diffs(want: DesiredCustomer, have: LiveCustomer | None) -> list[FieldDiff]:

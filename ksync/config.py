@@ -1,0 +1,269 @@
+"""Find and load the desired-state YAML files, checking everything before anything runs.
+
+``load_desired`` reads every file, checks it against the JSON Schema and then checks
+what a schema cannot: valid emails and phones, and that no customer, email or phone is
+declared twice. Every problem in every file is collected into one ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import phonenumbers
+
+from ksync.configproblem import ConfigError, ConfigProblem, YamlPath, located
+from ksync.model import (
+    ENTRY_KEY,
+    Contact,
+    Desired,
+    DesiredCustomer,
+    Field,
+    SourceRef,
+)
+from ksync.normalize import InvalidContact, contact_key
+from ksync.schemacheck import schema, schema_problems
+from ksync.yamlload import Document, load_yaml
+
+__all__ = ["ConfigError", "ConfigProblem", "find_files", "load_desired", "schema"]
+
+YAML_SUFFIXES = (".yaml", ".yml")
+_KUSTOMER_ID = re.compile(r"^[0-9a-fA-F]{24}$")
+
+
+def find_files(paths: Sequence[str]) -> list[Path]:
+    """The YAML files named by ``paths``: files as given, directories searched recursively.
+
+    Files found in a directory are sorted and named as the directory joined with their
+    relative path. A file reached twice is kept once. Raises ConfigError for a path that
+    does not exist or a directory without YAML files.
+    """
+    files, problems = _search(paths)
+    if problems:
+        raise ConfigError(problems)
+    return files
+
+
+def load_desired(paths: Sequence[str]) -> Desired:
+    """Every customer declared in the files, in order; raises ConfigError with all problems."""
+    files, problems = _search(paths)
+    checker = _Checker()
+    with _collector_paused():
+        for file in files:
+            document, file_problems = load_yaml(file, str(file))
+            problems.extend(file_problems)
+            if document is not None:
+                problems.extend(schema_problems(document))
+                checker.check(document)
+    problems.extend(checker.problems)
+    if problems:
+        raise ConfigError(problems)
+    return Desired(tuple(checker.customers))
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building millions of acyclic objects.
+
+    Loading creates no reference cycles, but the collector would otherwise scan the
+    growing tree again and again; with 100,000 customers that doubles the time.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _search(paths: Sequence[str]) -> tuple[list[Path], list[ConfigProblem]]:
+    """The files found and the problems with paths that lead to none."""
+    files: list[Path] = []
+    problems: list[ConfigProblem] = []
+    seen: set[str] = set()
+    for given in paths:
+        path = Path(given)
+        if not path.exists():
+            problems.append(ConfigProblem(SourceRef(given, 1, 1), "no such file or directory"))
+            continue
+        found = _directory_files(path) if path.is_dir() else [path]
+        if not found:
+            message = "no YAML files (*.yaml, *.yml) in this directory"
+            problems.append(ConfigProblem(SourceRef(given, 1, 1), message))
+        for file in found:
+            real = os.path.realpath(file)
+            if real not in seen:
+                seen.add(real)
+                files.append(file)
+    return files, problems
+
+
+def _directory_files(directory: Path) -> list[Path]:
+    """YAML files under ``directory``, sorted, skipping hidden files and directories."""
+    found: list[tuple[str, ...]] = []
+    for root, dirnames, filenames in os.walk(directory):
+        dirnames[:] = [name for name in dirnames if not name.startswith(".")]
+        relative = Path(root).relative_to(directory).parts
+        found.extend(
+            (*relative, name)
+            for name in filenames
+            if name.endswith(YAML_SUFFIXES) and not name.startswith(".")
+        )
+    return [directory.joinpath(*parts) for parts in sorted(found)]
+
+
+class _BadRegion:
+    """The phone region of a file whose ``defaults.phone_region`` is wrong (reported)."""
+
+
+_BAD_REGION = _BadRegion()
+Region = str | None | _BadRegion
+
+
+class _Declared(NamedTuple):
+    """Where a contact value was first declared, to name both places of a duplicate."""
+
+    customer: int  # index in _Checker.customers
+    document: Document
+    path: YamlPath
+    value: str
+
+
+class _Checker:
+    """The checks a schema cannot make, across all files; builds the customers on the way."""
+
+    def __init__(self) -> None:
+        self.customers: list[DesiredCustomer] = []
+        self.problems: list[ConfigProblem] = []
+        self._identities: dict[tuple[str, str], SourceRef] = {}
+        self._owners: dict[tuple[Field, str], _Declared] = {}
+
+    def check(self, document: Document) -> None:
+        """Check one file's customers and add them."""
+        data = document.data
+        region = self._region(document)
+        items = data.get("customers") if isinstance(data, dict) else None
+        for index, item in enumerate(items if isinstance(items, list) else ()):
+            if isinstance(item, dict):
+                self._customer(document, ("customers", index), item, region)
+
+    def _region(self, document: Document) -> Region:
+        """The file's ``defaults.phone_region``: a phonenumbers region, None, or bad."""
+        defaults = document.data.get("defaults") if isinstance(document.data, dict) else None
+        region = defaults.get("phone_region") if isinstance(defaults, dict) else None
+        if region is None or region in phonenumbers.SUPPORTED_REGIONS:
+            return _text(region)
+        if isinstance(region, str):  # anything else is a schema error
+            path: YamlPath = ("defaults", "phone_region")
+            message = f"{region!r} is not a phone region{_region_hint(region)}"
+            self.problems.append(located(document.at(path), path, message))
+        return _BAD_REGION
+
+    def _customer(
+        self, document: Document, path: YamlPath, item: dict[str, Any], region: Region
+    ) -> None:
+        source = document.at(path)
+        external_id = _text(item.get("externalId"))
+        customer_id = _text(item.get("id"))
+        if external_id:
+            self._identity(source, path, "externalId", external_id)
+        if customer_id and _KUSTOMER_ID.match(customer_id):
+            self._identity(source, path, "id", customer_id)
+        customer = DesiredCustomer(
+            source=source,
+            external_id=external_id,
+            id=customer_id,
+            name=_text(item.get("name")),
+            emails=self._contacts(document, path, item, "emails", region),
+            phones=self._contacts(document, path, item, "phones", region),
+            phone_region=None if isinstance(region, _BadRegion) else region,
+        )
+        self.customers.append(customer)
+
+    def _identity(self, source: SourceRef, path: YamlPath, key: str, value: str) -> None:
+        """Report a customer declared twice by the same id or externalId."""
+        identity = (key, value.lower() if key == "id" else value)
+        first = self._identities.setdefault(identity, source)
+        if first is not source:
+            message = f"customer {key}={value} is already declared at {first}"
+            self.problems.append(located(source, path, message))
+
+    def _contacts(
+        self, document: Document, path: YamlPath, item: dict[str, Any], field: Field, region: Region
+    ) -> tuple[Contact, ...] | None:
+        """The customer's emails or phones; None when the array is absent."""
+        entries = item.get(field)
+        if not isinstance(entries, list):
+            return None if field not in item else ()
+        contacts: list[Contact] = []
+        firsts: dict[str, _Declared] = {}
+        for index, entry in enumerate(entries):
+            entry_path = (*path, field, index)
+            contact = self._contact(document, entry_path, field, entry, region)
+            if contact is None:
+                continue
+            here = _Declared(len(self.customers), document, entry_path, contact.value)
+            first = firsts.setdefault(contact.key, here)
+            if first is not here:
+                line = document.at(first.path).line
+                self._report(here, f"is listed twice (first at line {line}{_spelled(first, here)})")
+                continue
+            first = self._owners.setdefault((field, contact.key), here)
+            if first is not here:
+                owner = self.customers[first.customer].label
+                where = first.document.at(first.path)
+                message = f"is already declared for customer {owner} at {where}"
+                self._report(here, message + _spelled(first, here))
+            contacts.append(contact)
+        return tuple(contacts)
+
+    def _report(self, here: _Declared, message: str) -> None:
+        """A problem about a declared value: ``'value' message``."""
+        text = f"{here.value!r} {message}"
+        self.problems.append(located(here.document.at(here.path), here.path, text))
+
+    def _contact(
+        self, document: Document, path: YamlPath, field: Field, entry: Any, region: Region
+    ) -> Contact | None:
+        """One entry as a Contact; None when it is invalid (reported) or malformed."""
+        kind = None
+        value_path = path
+        if isinstance(entry, dict):
+            entry_key = ENTRY_KEY[field]
+            value, value_path, kind = entry.get(entry_key), (*path, entry_key), entry.get("type")
+        else:
+            value = entry
+        if not isinstance(value, str):
+            return None  # the schema reported it
+        if isinstance(region, _BadRegion):
+            if field == "phones" and not value.strip().startswith("+"):
+                return None  # cannot be read without the region; the region was reported
+            region = None
+        try:
+            key = contact_key(field, value, region)
+        except InvalidContact as err:
+            self.problems.append(located(document.at(value_path), value_path, str(err)))
+            return None
+        written = value.strip() if field == "emails" else value
+        return Contact(key=key, value=written, type=kind if isinstance(kind, str) else None)
+
+
+def _region_hint(region: str) -> str:
+    if region.upper() in phonenumbers.SUPPORTED_REGIONS:
+        return f"; did you mean {region.upper()!r}?"
+    return " (use a two-letter country code such as US or GB)"
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _spelled(first: _Declared, here: _Declared) -> str:
+    """Names the first spelling of a duplicate value when it differs from this one."""
+    return "" if first.value == here.value else f" as {first.value!r}"
