@@ -11,9 +11,11 @@ Anything else falls back to a short excerpt of the body, or to the HTTP reason p
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
+
+import httpx
 
 # How much of a body that is not a recognised error document goes into a message.
 EXCERPT_CHARS = 200
@@ -125,3 +127,37 @@ def bare_url(url: str) -> str:
     host = parts.netloc.rpartition("@")[2]
     bare = f"{parts.scheme}://{host}{parts.path}" if host else parts.path
     return excerpt(bare, 120)
+
+
+def response_error(
+    method: str, path: str, response: httpx.Response, redact: Callable[[str], str]
+) -> ApiError:
+    """The ApiError for a response that is not a success; ``redact`` cleans the message."""
+    status = response.status_code
+    if 300 <= status < 400:
+        message = redirect_message(response.headers.get("location", ""))
+    else:
+        message = error_message(status, response.reason_phrase, response.text)
+    return ApiError(method, path, status, redact(message), response.headers)
+
+
+def response_document(
+    method: str, path: str, response: httpx.Response, redact: Callable[[str], str]
+) -> dict[str, Any]:
+    """The JSON object of a 2xx response ({} when empty); ApiError for anything else."""
+    if not response.is_success:
+        raise response_error(method, path, response, redact)
+    status = response.status_code
+    if status == 204 or not response.content:
+        return {}
+
+    def fail(message: str) -> ApiError:
+        return ApiError(method, path, status, redact(message), response.headers)
+
+    try:
+        document = response.json()
+    except ValueError:
+        raise fail(f"the response is not JSON: {excerpt(response.text)}") from None
+    if not isinstance(document, dict):
+        raise fail(f"the response is not a JSON object: {excerpt(response.text)}")
+    return document

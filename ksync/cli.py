@@ -6,30 +6,38 @@ Only this module prints or chooses exit codes; each command is a few lines of wi
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ksync import __version__
-from ksync.applier import ApplyResult, Outcome, apply_plan
-from ksync.client import ApiError, KustomerClient, SettingsError, api_key_from_env, resolve_api_url
-from ksync.config import ConfigError, load_desired
+from ksync.applier import ApplyOptions, ApplyResult, Outcome, apply_plan
+from ksync.client import ApiError, SettingsError, resolve_api_url
+from ksync.config import ConfigError, load_desired, schema
 from ksync.emulator import add_arguments as add_emulator_arguments
 from ksync.emulator import run_from_args as run_emulator
+from ksync.guard import DEFAULT_MAX_REMOVAL_RATIO, removal_refusal
+from ksync.journal import DEFAULT_JOURNAL, Journal, entry_for
 from ksync.live import changed_since, read_live
-from ksync.model import customer_label
+from ksync.lock import DEFAULT_LOCK, LockHeld, apply_lock
+from ksync.model import Desired, customer_label
 from ksync.plan import Plan
 from ksync.planfile import PlanFileError, load_plan, save_plan
 from ksync.planner import plan as make_plan
 from ksync.render import Paint, ansi, plain, render_json, render_text
+from ksync.runtime import DEFAULT_PARALLELISM, Run, RunSettings, open_run
+from ksync.targeting import UnknownCustomer, select_customers
+from ksync.verify import verify
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2  # plan --detailed-exitcode: there are changes
-EXIT_REFUSED = 3  # apply: a saved plan is stale
+EXIT_REFUSED = 3  # apply: a stale saved plan, or too many removals without --force
 
 
 class Refused(Exception):
@@ -41,7 +49,7 @@ class Refused(Exception):
 
 
 EPILOG = """exit codes: 0 success, 1 error, 2 changes present (plan --detailed-exitcode),
-3 refused (apply: the saved plan is stale)"""
+3 refused (apply: the saved plan is stale, or it removes too much without --force)"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,50 +61,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ksync {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    validate = _command(
-        commands, "validate", "check the files; no network", "ksync validate contacts/"
+    _validate_parser(commands)
+    _plan_parser(commands)
+    _apply_parser(commands)
+    _command(commands, "schema", "print the JSON Schema of the files", "ksync schema > ksync.json")
+    add_emulator_arguments(
+        _command(
+            commands,
+            "emulator",
+            "run a local Kustomer-compatible API server",
+            "ksync emulator --port 8080 --seed examples/org.json",
+        )
     )
-    validate.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
-
-    plan = _command(commands, "plan", "show what apply would change", "ksync plan contacts/")
-    plan.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
-    plan.add_argument("--out", type=Path, metavar="FILE", help="save the plan for apply --plan")
-    plan.add_argument("--format", choices=("text", "json"), default="text")
-    plan.add_argument(
-        "--detailed-exitcode",
-        action="store_true",
-        help="exit 0 when there is nothing to do, 2 when there are changes, 1 on error",
-    )
-    _connection_flags(plan)
-
-    apply = _command(
-        commands,
-        "apply",
-        "make Kustomer match the files",
-        "ksync apply contacts/\n  ksync apply --plan plan.json",
-    )
-    apply.add_argument("paths", nargs="*", metavar="PATH", help="files or directories")
-    apply.add_argument("--plan", type=Path, metavar="FILE", help="apply a saved plan")
-    apply.add_argument("--auto-approve", action="store_true", help="do not ask for 'yes'")
-    _connection_flags(apply)
-
-    emulator = _command(
-        commands,
-        "emulator",
-        "run a local Kustomer-compatible API server",
-        "ksync emulator --port 8080 --seed examples/org.json",
-    )
-    add_emulator_arguments(emulator)
     return parser
 
 
-def _command(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
-    name: str,
-    summary: str,
-    example: str,
-) -> argparse.ArgumentParser:
+if TYPE_CHECKING:
+    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def _command(commands: Commands, name: str, summary: str, example: str) -> argparse.ArgumentParser:
     return commands.add_parser(
         name,
         help=summary,
@@ -106,9 +90,123 @@ def _command(
     )
 
 
+def _validate_parser(commands: Commands) -> None:
+    validate = _command(
+        commands, "validate", "check the files; no network", "ksync validate contacts/"
+    )
+    validate.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
+
+
+def _plan_parser(commands: Commands) -> None:
+    plan = _command(
+        commands,
+        "plan",
+        "show what apply would change",
+        "ksync plan contacts/ --out plan.json",
+    )
+    plan.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
+    plan.add_argument("--out", type=Path, metavar="FILE", help="save the plan for apply --plan")
+    plan.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    plan.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 0 when there is nothing to do, 2 when there are changes, 1 on error",
+    )
+    _desired_flags(plan)
+    _connection_flags(plan)
+
+
+def _apply_parser(commands: Commands) -> None:
+    apply = _command(
+        commands,
+        "apply",
+        "make Kustomer match the files",
+        "ksync apply contacts/\n  ksync apply --plan plan.json",
+    )
+    apply.add_argument("paths", nargs="*", metavar="PATH", help="files or directories")
+    apply.add_argument("--plan", type=Path, metavar="FILE", help="apply a saved plan")
+    apply.add_argument("--auto-approve", action="store_true", help="do not ask for 'yes'")
+    apply.add_argument("--no-bulk", action="store_true", help="never use bulk requests")
+    apply.add_argument(
+        "--journal", type=Path, default=DEFAULT_JOURNAL, metavar="FILE", help="write log"
+    )
+    apply.add_argument(
+        "--lock-timeout",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for another apply in this directory to finish (default 0)",
+    )
+    apply.add_argument("--force", action="store_true", help="apply even a plan that removes a lot")
+    apply.add_argument(
+        "--max-removal-ratio",
+        type=float,
+        default=DEFAULT_MAX_REMOVAL_RATIO,
+        metavar="R",
+        help="refuse plans removing values from more than this share of customers (0.30)",
+    )
+    _desired_flags(apply)
+    _connection_flags(apply)
+
+
+def _desired_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--customer",
+        action="append",
+        default=[],
+        metavar="ID_OR_EXTERNALID",
+        help="only this customer (repeatable): a partial plan",
+    )
+    parser.add_argument(
+        "--redact", action="store_true", help="mask emails and phones in the output"
+    )
+
+
 def _connection_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api-url", metavar="URL", help="overrides KUSTOMER_API_URL/ORG")
     parser.add_argument("--no-color", action="store_true", help="never colour the output")
+    parser.add_argument(
+        "--parallelism",
+        type=_positive_int,
+        default=DEFAULT_PARALLELISM,
+        metavar="N",
+        help=f"requests in flight at once (default {DEFAULT_PARALLELISM})",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=_positive_int,
+        metavar="RPM",
+        help="the org's requests per minute (default: learnt from the API's headers)",
+    )
+    parser.add_argument(
+        "--max-share",
+        type=_share,
+        default=1.0,
+        metavar="F",
+        help="use only this share of the rate limit, e.g. 0.8 (default 1)",
+    )
+    parser.add_argument(
+        "--read-strategy",
+        choices=("auto", "get", "list"),
+        default="auto",
+        help="read each customer, list the org, or pick the cheaper (default auto)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request on stderr")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 1, not {value}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,7 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": cmd_validate,
         "plan": cmd_plan,
         "apply": cmd_apply,
-        "emulator": cmd_emulator,
+        "schema": cmd_schema,
+        "emulator": run_emulator,
     }
     try:
         return handlers[args.command](args)
@@ -128,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Refused as err:
         print(f"ksync: refused: {err}", file=sys.stderr)
         return err.code
-    except (ApiError, SettingsError, PlanFileError) as err:
+    except (ApiError, SettingsError, PlanFileError, LockHeld, UnknownCustomer) as err:
         print(f"ksync: error: {err}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -142,17 +241,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(schema(), indent=2))
+    return EXIT_OK
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
-    desired = load_desired(args.paths)
-    url = resolve_api_url(args.api_url, os.environ)
-    with _client(url) as client:
-        plan = make_plan(desired, read_live(client, desired))
-    _refuse_problems(plan)
-    plan = _with_meta(plan, url)
+    desired = _desired(args)
+    with _open(args) as run:
+        plan = _fresh_plan(args, desired, run)
     if args.out is not None:
-        save_plan(args.out, plan, url)
-    output = render_json(plan) if args.format == "json" else render_text(plan, _paint(args))
-    sys.stdout.write(output)
+        save_plan(args.out, plan, plan.meta["target"])
+    sys.stdout.write(_render(args, plan))
     if args.out is not None and args.format == "text":
         print(f"Saved the plan to {args.out}; apply it with: ksync apply --plan {args.out}")
     if args.detailed_exitcode and not plan.empty:
@@ -163,47 +263,85 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_apply(args: argparse.Namespace) -> int:
     if (args.plan is None) == (not args.paths):
         raise Refused("give either PATH... or --plan FILE")
-    url = resolve_api_url(args.api_url, os.environ)
-    with _client(url) as client:
+    if args.plan is not None and args.customer:
+        raise Refused("--customer selects from files; a saved plan is applied whole")
+    with ExitStack() as stack:
+        stack.enter_context(apply_lock(DEFAULT_LOCK, args.lock_timeout))
+        run = stack.enter_context(_open(args))
         if args.plan is not None:
-            plan = _saved_plan(args.plan, url, client)
+            plan = _saved_plan(args.plan, run)
         else:
-            desired = load_desired(args.paths)
-            plan = make_plan(desired, read_live(client, desired))
-            _refuse_problems(plan)
-        sys.stdout.write(render_text(plan, _paint(args)))
+            plan = _fresh_plan(args, _desired(args), run)
+        sys.stdout.write(_render(args, plan, text_only=True))
         if plan.empty:
             return EXIT_OK
+        refusal = None if args.force else removal_refusal(plan, args.max_removal_ratio)
+        if refusal:
+            raise Refused(refusal, EXIT_REFUSED)
         if args.plan is None and not args.auto_approve:
             _confirm(sys.stdin, sys.stdout)
-        result = apply_plan(plan, client, lambda o: _print_outcome(plan, o), (ApiError,))
-    return _report(result)
+        journal = stack.enter_context(Journal(args.journal))
+        options = ApplyOptions(
+            parallelism=args.parallelism,
+            bulk=not args.no_bulk,
+            progress=run.progress,
+            record=lambda outcome: journal.write(entry_for(plan, outcome)),
+        )
+        result = apply_plan(
+            plan, run.client, lambda o: _print_outcome(plan, o), (ApiError,), options
+        )
+        return _report(plan, result, run)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-def cmd_emulator(args: argparse.Namespace) -> int:
-    return run_emulator(args)
+def _desired(args: argparse.Namespace) -> Desired:
+    desired = load_desired(args.paths)
+    return select_customers(desired, args.customer) if args.customer else desired
 
 
-def _client(url: str) -> KustomerClient:
-    return KustomerClient(url, api_key_from_env(os.environ))
+def _open(args: argparse.Namespace) -> Run:
+    settings = RunSettings(
+        url=resolve_api_url(args.api_url, os.environ),
+        rate_limit=args.rate_limit,
+        max_share=args.max_share,
+        parallelism=args.parallelism,
+        read_strategy=args.read_strategy,
+        quiet=args.quiet,
+        verbose=args.verbose,
+    )
+    return open_run(settings, os.environ)
 
 
-def _with_meta(plan: Plan, url: str) -> Plan:
-    return replace(plan, meta={"ksync_version": __version__, "target": url})
-
-
-def _refuse_problems(plan: Plan) -> None:
+def _fresh_plan(args: argparse.Namespace, desired: Desired, run: Run) -> Plan:
+    plan = make_plan(desired, read_live(run.client, desired, run.read))
     if plan.problems:
         for problem in plan.problems:
             print(f"{problem}", file=sys.stderr)
         raise Refused(f"{len(plan.problems)} problem(s) stop this plan; nothing was written")
+    meta = {"ksync_version": __version__, "target": run.client.base_url}
+    return replace(plan, meta=meta, partial=bool(args.customer))
 
 
-def _saved_plan(path: Path, url: str, client: KustomerClient) -> Plan:
+def _render(args: argparse.Namespace, plan: Plan, text_only: bool = False) -> str:
+    if args.redact:
+        from ksync.redact import redact_plan
+
+        plan = redact_plan(plan)
+    if text_only or args.format == "text":
+        return render_text(plan, _paint(args))
+    if args.format == "json":
+        return render_json(plan)
+    from ksync.markdown import render_markdown
+
+    return render_markdown(plan)
+
+
+def _saved_plan(path: Path, run: Run) -> Plan:
     plan, target = load_plan(path)
+    url = run.client.base_url
     if target != url:
         raise Refused(f"the plan was made for {target}, not {url}")
-    stale = changed_since(plan, client)
+    stale = changed_since(plan, run.client, run.read)
     if stale:
         names = "; ".join(f"{c.external_id or c.id} ({c.source})" for c in stale)
         raise Refused(
@@ -229,20 +367,24 @@ def _confirm(stdin: TextIO, stdout: TextIO) -> None:
 def _print_outcome(plan: Plan, outcome: Outcome) -> None:
     request = outcome.request
     change = plan.changes[request.change]
-    name = customer_label(change.external_id, change.id)
+    name = customer_label(change.external_id, change.id or outcome.customer_id)
     line = f"{request.method} {request.path} ({name}): "
     if outcome.status == "ok":
-        print(line + "done")
+        print(line + ("done (bulk)" if outcome.via_bulk else "done"))
     else:
         print(line + f"{outcome.status}: {outcome.message}", file=sys.stderr)
 
 
-def _report(result: ApplyResult) -> int:
+def _report(plan: Plan, result: ApplyResult, run: Run) -> int:
     sent = sum(1 for o in result.outcomes if o.status != "skipped")
     failed = sum(1 for o in result.outcomes if o.status == "failed")
     skipped = sum(1 for o in result.outcomes if o.status == "skipped")
-    print(f"Apply complete: {sent} requests sent, {failed} failed, {skipped} not sent.")
-    return EXIT_OK if result.ok else EXIT_ERROR
+    print(f"Apply complete: {sent} writes sent, {failed} failed, {skipped} not sent.")
+    checked, mismatches = verify(plan, result.outcomes, run.client, run.read)
+    for mismatch in mismatches:
+        print(f"ksync: error: {mismatch}", file=sys.stderr)
+    print(f"Verified: {checked - len(mismatches)} of {checked} written customers match the plan.")
+    return EXIT_OK if result.ok and not mismatches else EXIT_ERROR
 
 
 def _paint(args: argparse.Namespace, stream: TextIO | None = None) -> Paint:

@@ -1,24 +1,27 @@
 """The Kustomer HTTP client: the only module that knows Kustomer's wire format.
 
-JSON documents come in and leave as typed values (``LiveCustomer``, owner ids); writes go
-out as one request each. Every failure is an ``ApiError`` naming the method, the path, the
-status and the API's own message. The API key is sent in a header and never appears in a
-message, a repr or a log.
+JSON documents come in and leave as typed values (``LiveCustomer``, owner ids, pages,
+bulk results); writes go out as one request each, or as bulk jobs (``ksync.bulk``). Every
+failure is an ``ApiError`` naming the method, the path, the status and the API's own
+message. The API key is sent in a header and never appears in a message, a repr or a log.
+
+Pacing, retries and counting live in ``ksync.retrying`` and ``ksync.pacing``. Without
+``retry`` and ``limiter`` every request is sent once and any failure is raised at once.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
 from ksync import __version__
-from ksync.apierrors import ApiError, error_message, excerpt
+from ksync.apierrors import ApiError
+from ksync.bulk import BulkItemResult, CustomerPage, customer_page, run_bulk
 from ksync.connection import (
     DEFAULT_API_URL,
     SettingsError,
@@ -28,12 +31,19 @@ from ksync.connection import (
 )
 from ksync.model import ENTRY_KEY, Contact, ContactRef, Field, LiveCustomer
 from ksync.normalize import live_contact_key
+from ksync.pacing import RateLimiter
+from ksync.retrying import OnResponse, Requester, RequestStats, RetryPolicy, json_body
 
 __all__ = [
     "DEFAULT_API_URL",
     "WRITE_METHODS",
     "ApiError",
+    "BulkItemResult",
+    "CustomerPage",
     "KustomerClient",
+    "RateLimiter",
+    "RequestStats",
+    "RetryPolicy",
     "SettingsError",
     "api_key_from_env",
     "customer_from_document",
@@ -42,10 +52,10 @@ __all__ = [
 
 WRITE_METHODS = ("POST", "PUT", "PATCH")
 CUSTOMERS = "/v1/customers"
+MAX_PAGE_SIZE = 100
 
 # A request path: starts with one "/", printable ASCII without spaces or fragments.
 _PATH = re.compile(r"/(?!/)[\x21-\x7e]*")
-_REDACTED = "[redacted]"
 
 
 class KustomerClient:
@@ -53,6 +63,12 @@ class KustomerClient:
 
     ``transport`` replaces the network (tests pass ``httpx.MockTransport``). Redirects are
     never followed, so the key cannot be sent anywhere but ``base_url``.
+
+    ``retry``: retry 5xx, timeouts and connection errors of reads, updates and bulk polls,
+    and recover creates (see ``send``); None sends every request once. ``limiter``: pace
+    requests under the rate limit and wait out 429s (one per run). ``max_connections``:
+    at least the number of worker threads. ``on_response(method, path, status or None,
+    seconds)`` is called after every HTTP exchange.
     """
 
     def __init__(
@@ -63,22 +79,30 @@ class KustomerClient:
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,
         user_agent: str = f"ksync/{__version__}",
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        max_connections: int = 16,
+        on_response: OnResponse | None = None,
     ) -> None:
         check_api_key(api_key)
         self.base_url = base_url.rstrip("/")
-        self._secret = api_key
-        self._timeout = timeout
-        self._http = httpx.Client(
+        self._retrying = retry is not None
+        self._requester = Requester(
+            self.base_url,
+            api_key,
+            user_agent=user_agent,
             transport=transport,
-            timeout=httpx.Timeout(timeout),
-            follow_redirects=False,
-            headers={
-                "Authorization": f"Bearer {api_key}",
-                "Accept": "application/json",
-                "Content-Type": "application/json",
-                "User-Agent": user_agent,
-            },
+            timeout=timeout,
+            max_connections=max_connections,
+            policy=retry if retry is not None else RetryPolicy(attempts=1),
+            limiter=limiter,
+            on_response=on_response,
         )
+
+    @property
+    def stats(self) -> RequestStats:
+        """Requests sent so far, by method, with 429s, retries and time waited."""
+        return self._requester.stats
 
     def __repr__(self) -> str:
         return f"KustomerClient(base_url={self.base_url!r})"
@@ -96,7 +120,7 @@ class KustomerClient:
 
     def close(self) -> None:
         """Close the connection pool."""
-        self._http.close()
+        self._requester.close()
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -130,14 +154,50 @@ class KustomerClient:
     def send(self, method: str, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Send one write with a JSON body; the parsed response document.
 
+        With ``retry``, PUT and PATCH are retried like reads. A create (``POST
+        /v1/customers``) that fails with a 5xx, timeout or connection error may have gone
+        through: the customer is looked up by ``body["externalId"]`` and, if found, its
+        document is returned as the create's answer; else the POST is sent again. A create
+        without an externalId, and any other POST, is never sent twice.
+
         Raises ApiError on any status other than 2xx, ValueError for a method that is not
         a write or a path that is not a plain ``/...`` path.
         """
         verb = method.upper()
         if verb not in WRITE_METHODS:
             raise ValueError(f"{method!r} is not a write method ({', '.join(WRITE_METHODS)})")
-        content = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-        return self._request(verb, path, content.encode("utf-8"))
+        content = json_body(body)
+        if verb != "POST":
+            return self._request(verb, path, content)
+        external_id = body.get("externalId")
+        if path != CUSTOMERS or not isinstance(external_id, str) or not external_id:
+            return self._request(verb, path, content, retry=False)
+        lookup = f"{CUSTOMERS}/externalId={_segment(external_id)}"
+        recover = (lambda: self._get_or_none(lookup)) if self._retrying else None
+        return self._request(verb, path, content, recover=recover)
+
+    # -- listing and bulk ----------------------------------------------------------------
+
+    def list_page(
+        self, page: int, page_size: int = MAX_PAGE_SIZE, region: str | None = None
+    ) -> CustomerPage:
+        """Page ``page`` (1-based) of every customer, ``page_size`` (1 to 100) a page."""
+        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+            raise ValueError(f"page must be a positive integer, not {page!r}")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, not {page_size}")
+        path = f"{CUSTOMERS}?page={page}&pageSize={page_size}"
+        document = self._request("GET", path)
+        return customer_page(path, document, page, page_size, region, customer_from_document)
+
+    def bulk_update(self, items: Sequence[Mapping[str, Any]]) -> list[BulkItemResult]:
+        """Update up to 100 customers in one job (each item: ``id`` plus attributes)."""
+        return run_bulk(self._requester, "PUT", items)
+
+    def bulk_create(self, items: Sequence[Mapping[str, Any]]) -> list[BulkItemResult]:
+        """Create up to 100 customers in one job. A submit that fails with a 5xx or a
+        connection error is raised, never sent again: read the org and re-plan."""
+        return run_bulk(self._requester, "POST", items)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -163,47 +223,15 @@ class KustomerClient:
                 return None
             raise
 
-    def _request(self, method: str, path: str, content: bytes | None = None) -> dict[str, Any]:
-        """Send one request and return its JSON object; every failure is an ApiError.
-
-        The single place requests go through, so pacing and retries can wrap it.
-        """
+    def _request(
+        self, method: str, path: str, content: bytes | None = None, **how: Any
+    ) -> dict[str, Any]:
+        """One request's JSON object; ApiError for every failure. ``how``: ``retry`` (True
+        by default; only with a retry policy) and ``recover``, see ``Requester.request``."""
         if not _PATH.fullmatch(path):
             raise ValueError(f"{path!r} is not a request path starting with '/'")
-        try:
-            response = self._http.request(method, self.base_url + path, content=content)
-        except httpx.TimeoutException:
-            reason = f"timed out after {self._timeout:g}s"
-            raise ApiError(method, path, None, f"connection failed: {reason}") from None
-        except httpx.RequestError as err:
-            reason = self._redact(str(err) or type(err).__name__)
-            raise ApiError(method, path, None, f"connection failed: {reason}") from None
-        return self._document(method, path, response)
-
-    def _document(self, method: str, path: str, response: httpx.Response) -> dict[str, Any]:
-        """The JSON object of a 2xx response; ApiError for any other answer."""
-        status = response.status_code
-
-        def fail(message: str) -> ApiError:
-            return ApiError(method, path, status, self._redact(message), response.headers)
-
-        if 300 <= status < 400:
-            raise fail(_redirect_message(response))
-        if not response.is_success:
-            raise fail(error_message(status, response.reason_phrase, response.text))
-        if status == 204 or not response.content:
-            return {}
-        try:
-            document = response.json()
-        except ValueError:
-            raise fail(f"the response is not JSON: {excerpt(response.text)}") from None
-        if not isinstance(document, dict):
-            raise fail(f"the response is not a JSON object: {excerpt(response.text)}")
-        return document
-
-    def _redact(self, text: str) -> str:
-        """``text`` with the API key replaced, in case a server echoes it back."""
-        return text.replace(self._secret, _REDACTED)
+        how["retry"] = how.get("retry", True) and self._retrying
+        return self._requester.request(method, path, content, **how)
 
 
 def customer_from_document(resource: Mapping[str, Any], region: str | None = None) -> LiveCustomer:
@@ -269,21 +297,3 @@ def _segment(value: str) -> str:
     encoded = quote(value, safe="")
     # "." and ".." would be removed from the path as dot segments; encode them.
     return encoded.replace(".", "%2E") if encoded in (".", "..") else encoded
-
-
-def _redirect_message(response: httpx.Response) -> str:
-    """Why a redirect is an error, naming where it pointed (without credentials or query)."""
-    location = response.headers.get("location", "").strip()
-    where = f" to {_bare_url(location)}" if location else ""
-    return f"redirected{where}; ksync does not follow redirects: check the API URL"
-
-
-def _bare_url(url: str) -> str:
-    """``url`` without user:password@, query and fragment, cut short: safe to print."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "an invalid URL"
-    host = parts.netloc.rpartition("@")[2]
-    bare = f"{parts.scheme}://{host}{parts.path}" if host else parts.path
-    return excerpt(bare, 120)

@@ -157,9 +157,9 @@ class _Checker:
         """The file's ``defaults.phone_region``: a phonenumbers region, None, or bad."""
         defaults = document.data.get("defaults") if isinstance(document.data, dict) else None
         region = defaults.get("phone_region") if isinstance(defaults, dict) else None
-        if region is None or region in phonenumbers.SUPPORTED_REGIONS:
+        if region is None or (isinstance(region, str) and region in phonenumbers.SUPPORTED_REGIONS):
             return _text(region)
-        if isinstance(region, str):  # anything else is a schema error
+        if isinstance(region, str):  # anything else (a number, a list, ...) is a schema error
             path: YamlPath = ("defaults", "phone_region")
             message = f"{region!r} is not a phone region{_region_hint(region)}"
             self.problems.append(located(document.at(path), path, message))

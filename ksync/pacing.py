@@ -11,6 +11,8 @@ integration, and reports it in ``x-ratelimit-limit``, ``x-ratelimit-remaining`` 
   for other integrations, holds every request until the window resets;
 - after a 429, holds every request until ``Retry-After`` (which wins) or the reset.
 
+``RetryPolicy`` holds the other waits: backoff between retries and bulk job polls.
+
 Each request calls ``acquire()`` before it is sent and ``release(headers)`` once it is
 answered (``headers`` None when no response came). Waits over ``REPORT_AFTER`` seconds
 are announced through ``on_wait(seconds, reason)``, once however many threads share them.
@@ -19,12 +21,14 @@ are announced through ``on_wait(seconds, reason)``, once however many threads sh
 from __future__ import annotations
 
 import math
+import random as _random
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
-__all__ = ["RATE_LIMIT_REASON", "REPORT_AFTER", "RateLimiter", "header_number"]
+__all__ = ["RATE_LIMIT_REASON", "REPORT_AFTER", "RateLimiter", "RetryPolicy", "header_number"]
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -181,6 +185,46 @@ class RateLimiter:
             # Answers overtake each other: the lowest count of a window is the newest.
             known = self._remaining
             self._remaining = int(remaining) if known is None else min(known, int(remaining))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to keep trying. Delays are seconds; ``sleep`` and ``random`` are for tests.
+
+    - ``attempts``: tries of one request on 5xx, timeouts and connection errors (1 = none);
+      backoff before try n+1 is ``min(cap, base * 2**(n-1))``, jittered to 50-100%;
+      ``max_total_wait`` bounds the sum of those waits for one request;
+    - ``max_rate_limit_wait``: the most one request waits out 429s;
+    - ``poll_base``/``poll_cap``/``max_poll_wait``: bulk job polls, doubling from
+      ``poll_base`` up to ``poll_cap``, giving up after ``max_poll_wait`` in total.
+    """
+
+    attempts: int = 6
+    base: float = 0.5
+    cap: float = 30.0
+    max_total_wait: float = 300.0
+    max_rate_limit_wait: float = 900.0
+    poll_base: float = 0.2
+    poll_cap: float = 5.0
+    max_poll_wait: float = 600.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    random: Callable[[], float] = field(default=_random.random, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int):
+            raise ValueError(f"attempts must be an integer, not {self.attempts!r}")
+        if self.attempts < 1:
+            raise ValueError(f"attempts must be at least 1, not {self.attempts}")
+        for name in ("base", "cap", "max_total_wait", "max_rate_limit_wait"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, not {getattr(self, name)!r}")
+        if self.poll_base <= 0 or self.poll_cap < self.poll_base or self.max_poll_wait < 0:
+            raise ValueError("poll_base must be > 0, poll_cap >= poll_base, max_poll_wait >= 0")
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based), jittered."""
+        ceiling = min(self.cap, self.base * 2 ** min(attempt - 1, 60))
+        return float(ceiling / 2 + self.random() * ceiling / 2)
 
 
 def header_number(headers: Mapping[str, str], name: str) -> float | None:

@@ -58,6 +58,8 @@ class Change:
     id: str | None
     diffs: tuple[ValueChange, ...]
     fingerprint: str
+    # The stored entries of each array that changes, as they were when planned.
+    before: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
 
     def diffs_of(self, field: Field) -> tuple[ValueChange, ...]:
         return tuple(d for d in self.diffs if d.field == field)
@@ -141,6 +143,7 @@ def _change_to_document(index: int, change: Change, requests: Sequence[Request])
         "source": str(change.source),
         "fingerprint": change.fingerprint,
         "changes": arrays,
+        "before": {name: [dict(e) for e in entries] for name, entries in change.before.items()},
         "requests": [
             _request_to_document(r, with_change=False) for r in requests if r.change == index
         ],

@@ -32,12 +32,15 @@ class PlanFileError(Exception):
 
 
 _VALUES = {"type": "array", "items": {"type": "string"}}
+# /v1/customers or /v1/customers/ONE-SEGMENT, never "." or ".." (the HTTP client would
+# resolve those dot segments and send the request to another path).
+_REQUEST_PATH = r"^/v1/customers(/(?!\.\.?$)[^/?#]+)?$"
 _REQUEST = {
     "type": "object",
     "required": ["method", "path", "body"],
     "properties": {
         "method": {"enum": ["POST", "PUT"]},
-        "path": {"type": "string", "pattern": r"^/v1/customers(/[^/?#]+)?$"},
+        "path": {"type": "string", "pattern": _REQUEST_PATH},
         "body": {"type": "object"},
         "change": {"type": "integer", "minimum": 0},
         "purpose": {"enum": ["create", "update", "release"]},
@@ -62,6 +65,13 @@ _SCHEMA: dict[str, Any] = {
                     "externalId": {"type": ["string", "null"]},
                     "source": {"type": "string", "pattern": r"^.+:\d+$"},
                     "fingerprint": {"type": "string"},
+                    "before": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "patternProperties": {
+                            "^(emails|phones)$": {"type": "array", "items": {"type": "object"}}
+                        },
+                    },
                     "changes": {
                         "type": "object",
                         "additionalProperties": False,
@@ -103,13 +113,19 @@ def save_plan(path: Path, plan: Plan, target: str) -> None:
 def load_plan(path: Path) -> tuple[Plan, str]:
     """The plan and the API URL it was made against; raises PlanFileError."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise PlanFileError(f"{path}: cannot read the plan: {err.strerror}") from None
     except UnicodeDecodeError:
         raise PlanFileError(f"{path}: not a plan file: not UTF-8 text") from None
+    if not text.strip():
+        raise PlanFileError(f"{path}: the plan file is empty; make a new plan")
+    try:
+        document = json.loads(text)
     except json.JSONDecodeError as err:
-        raise PlanFileError(f"{path}:{err.lineno}:{err.colno}: not valid JSON: {err.msg}") from None
+        where = f"{path}:{err.lineno}:{err.colno}"
+        hint = _truncated_hint(text)
+        raise PlanFileError(f"{where}: not valid JSON: {err.msg}{hint}") from None
     _check_shape(path, document)
     if document["checksum"] != _checksum(document):
         raise PlanFileError(f"{path}: the plan was edited after it was saved; make a new plan")
@@ -128,7 +144,39 @@ def _check_shape(path: Path, document: Any) -> None:
     )
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top)"
-        raise PlanFileError(f"{path}: not a valid plan file: at {where}: {error.message}")
+        message = error.message
+        if error.validator == "type":  # never show the value: it may be the whole file
+            wanted = error.validator_value
+            kinds = [wanted] if isinstance(wanted, str) else list(wanted)
+            message = f"expected {' or '.join(kinds)}, found {_json_kind(error.instance)}"
+        elif error.validator == "pattern" and error.validator_value == _REQUEST_PATH:
+            message = (
+                f"{error.instance!r} is not a customers path on the plan's API URL"
+                " (/v1/customers or /v1/customers/ID)"
+            )
+        raise PlanFileError(f"{path}: not a valid plan file: at {where}: {message}")
+
+
+def _truncated_hint(text: str) -> str:
+    """A hint when a JSON object was cut short, as a partly written or copied file is."""
+    stripped = text.strip()
+    if stripped.startswith("{") and not stripped.endswith("}"):
+        return " (the file looks truncated; make a new plan)"
+    return ""
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return "a string" if isinstance(value, str) else type(value).__name__
 
 
 def _checksum(document: dict[str, Any]) -> str:
@@ -162,6 +210,7 @@ def _change_from_document(doc: dict[str, Any]) -> Change:
         id=doc["id"],
         diffs=tuple(diffs),
         fingerprint=doc["fingerprint"],
+        before=doc.get("before") or {},
     )
 
 

@@ -251,6 +251,11 @@ def _change(want: DesiredCustomer, have: LiveCustomer | None, fds: list[FieldDif
         id=None if have is None else have.id,
         diffs=tuple(d for fd in fds for d in fd.diffs),
         fingerprint=fingerprint(have),
+        before={
+            fd.field: [_stored_entry(fd.field, c, c.type) for c in have.contacts(fd.field)]
+            for fd in fds
+            if fd.diffs and have is not None
+        },
     )
 
 

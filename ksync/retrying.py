@@ -16,67 +16,25 @@ it in ``RequestStats``. Then:
 
 from __future__ import annotations
 
-import random as _random
+import json
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from ksync.apierrors import ApiError, error_message, excerpt, redirect_message
-from ksync.pacing import RateLimiter
+from ksync.apierrors import ApiError, response_document, response_error
+from ksync.pacing import RateLimiter, RetryPolicy
 
-__all__ = ["OnResponse", "RequestStats", "Requester", "RetryPolicy"]
+__all__ = ["OnResponse", "RequestStats", "Requester", "RetryPolicy", "json_body"]
 
 Document = dict[str, Any]
 OnResponse = Callable[[str, str, "int | None", float], None]
 Recover = Callable[[], "Document | None"]
-_REDACTED = "[redacted]"
 # Transport errors that no retry can fix: a bad URL scheme, a request httpx cannot send.
 _PERMANENT = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How long to keep trying. Delays are seconds; ``sleep`` and ``random`` are for tests.
-
-    - ``attempts``: tries of one request on 5xx, timeouts and connection errors (1 = none);
-      backoff before try n+1 is ``min(cap, base * 2**(n-1))``, jittered to 50-100%;
-      ``max_total_wait`` bounds the sum of those waits for one request;
-    - ``max_rate_limit_wait``: the most one request waits out 429s;
-    - ``poll_base``/``poll_cap``/``max_poll_wait``: bulk job polls, doubling from
-      ``poll_base`` up to ``poll_cap``, giving up after ``max_poll_wait`` in total.
-    """
-
-    attempts: int = 6
-    base: float = 0.5
-    cap: float = 30.0
-    max_total_wait: float = 300.0
-    max_rate_limit_wait: float = 900.0
-    poll_base: float = 0.2
-    poll_cap: float = 5.0
-    max_poll_wait: float = 600.0
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
-    random: Callable[[], float] = field(default=_random.random, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int):
-            raise ValueError(f"attempts must be an integer, not {self.attempts!r}")
-        if self.attempts < 1:
-            raise ValueError(f"attempts must be at least 1, not {self.attempts}")
-        for name in ("base", "cap", "max_total_wait", "max_rate_limit_wait"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, not {getattr(self, name)!r}")
-        if self.poll_base <= 0 or self.poll_cap < self.poll_base or self.max_poll_wait < 0:
-            raise ValueError("poll_base must be > 0, poll_cap >= poll_base, max_poll_wait >= 0")
-
-    def backoff(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based), jittered."""
-        ceiling = min(self.cap, self.base * 2 ** min(attempt - 1, 60))
-        return ceiling / 2 + self.random() * ceiling / 2
 
 
 class RequestStats:
@@ -159,23 +117,41 @@ class _Throttled(Exception):
 
 
 class Requester:
-    """Sends requests to one base URL through ``http``; see the module docstring."""
+    """Sends requests to one base URL with the API key ``secret`` (redacted from every
+    message); see the module docstring. Close it when done."""
 
     def __init__(
         self,
-        http: httpx.Client,
         base_url: str,
         secret: str,
         *,
+        user_agent: str,
+        transport: httpx.BaseTransport | None,
         timeout: float,
+        max_connections: int,
         policy: RetryPolicy,
         limiter: RateLimiter | None = None,
         on_response: OnResponse | None = None,
     ) -> None:
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {max_connections}")
         self.policy = policy
         self.limiter = limiter
         self.stats = RequestStats()
-        self._http = http
+        self._http = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            follow_redirects=False,
+            headers={
+                "Authorization": f"Bearer {secret}",
+                "Accept": "application/json",
+                "Content-Type": "application/json",
+                "User-Agent": user_agent,
+            },
+        )
         self._base_url = base_url
         self._secret = secret
         self._timeout = timeout
@@ -234,9 +210,13 @@ class Requester:
         self.stats.wait(seconds)
         self.policy.sleep(seconds)
 
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
     def redact(self, text: str) -> str:
         """``text`` with the API key replaced, in case a server echoes it back."""
-        return text.replace(self._secret, _REDACTED)
+        return text.replace(self._secret, "[redacted]")
 
     # -- one attempt ---------------------------------------------------------------
 
@@ -246,27 +226,27 @@ class Requester:
             self.stats.wait(limiter.acquire())
         self.stats.sent(method)
         started = self._clock()
+        response: httpx.Response | None = None
         try:
             response = self._http.request(method, self._base_url + path, content=content)
         except httpx.RequestError as err:
-            if limiter is not None:
-                limiter.release(None)
             self._report(method, path, None, started)
             raise self._transport_failure(method, path, err) from None
-        if limiter is not None:
-            limiter.release(response.headers)
+        finally:
+            if limiter is not None:
+                limiter.release(response.headers if response is not None else None)
         self._report(method, path, response.status_code, started)
         status = response.status_code
         if status == 429:
             self.stats.throttle()
-            error = self._failure(method, path, response)
+            error = response_error(method, path, response, self.redact)
             if limiter is None:
                 raise error
             wait = limiter.throttled(response.headers, self.policy.backoff(throttles))
             raise _Throttled(error, wait)
         if status >= 500:
-            raise _Retryable(self._failure(method, path, response), str(status))
-        return self._document(method, path, response)
+            raise _Retryable(response_error(method, path, response, self.redact), str(status))
+        return response_document(method, path, response, self.redact)
 
     def _report(self, method: str, path: str, status: int | None, started: float) -> None:
         if self._on_response is not None:
@@ -291,35 +271,15 @@ class Requester:
         except ApiError as lookup:
             raise error from lookup
 
-    def _failure(self, method: str, path: str, response: httpx.Response) -> ApiError:
-        """The ApiError for a response that is not a success."""
-        status = response.status_code
-        if 300 <= status < 400:
-            message = redirect_message(response.headers.get("location", ""))
-        else:
-            message = error_message(status, response.reason_phrase, response.text)
-        return ApiError(method, path, status, self.redact(message), response.headers)
-
-    def _document(self, method: str, path: str, response: httpx.Response) -> Document:
-        """The JSON object of a 2xx response; ApiError for any other answer."""
-        if not response.is_success:
-            raise self._failure(method, path, response)
-        status = response.status_code
-        if status == 204 or not response.content:
-            return {}
-
-        def fail(message: str) -> ApiError:
-            return ApiError(method, path, status, self.redact(message), response.headers)
-
-        try:
-            document = response.json()
-        except ValueError:
-            raise fail(f"the response is not JSON: {excerpt(response.text)}") from None
-        if not isinstance(document, dict):
-            raise fail(f"the response is not a JSON object: {excerpt(response.text)}")
-        return document
-
 
 def _noted(error: ApiError, note: str) -> ApiError:
     """``error`` with ``note`` added to its message."""
-    return ApiError(error.method, error.path, error.status, f"{error.message} ({note})", error.headers)
+    return ApiError(
+        error.method, error.path, error.status, f"{error.message} ({note})", error.headers
+    )
+
+
+def json_body(value: Any) -> bytes:
+    """``value`` as compact UTF-8 JSON; ValueError for NaN or infinities."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.encode("utf-8")

@@ -138,7 +138,10 @@ def _describe(shown: str, instance: Any) -> str:
 
 
 def _const(shown: str, instance: Any, expected: Any, subschema: Any) -> str:
-    return f"{shown} is not supported; use {json.dumps(expected)}"
+    wanted = json.dumps(expected)
+    if isinstance(instance, str) and instance.strip() == wanted:
+        return f"{shown} is text, not a number; write {wanted} without quotes"
+    return f"{shown} is not supported; use {wanted}"
 
 
 def _enum(shown: str, instance: Any, expected: Any, subschema: Any) -> str:

@@ -8,6 +8,7 @@ stream; every problem found is collected as a ``ConfigProblem`` rather than rais
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Container
 from dataclasses import dataclass
@@ -49,6 +50,14 @@ _EMPTY_HINT = "file is empty; a ksync file needs at least 'customers: []'"
 # Characters YAML does not allow in a stream (YAML 1.1 "printable" set, inverted).
 _UNPRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _TAB_INDENT = re.compile(r"^ *\t", re.MULTILINE)
+# Byte order marks of encodings other than UTF-8; UTF-32 first, as its LE mark starts
+# with UTF-16's.
+_OTHER_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
 
 
 class Rejected:
@@ -118,6 +127,10 @@ def _read_text(path: Path, name: str) -> tuple[str | None, list[ConfigProblem]]:
         return None, [ConfigProblem(SourceRef(name, 1, 1), "no such file or directory")]
     except OSError as err:
         return None, [ConfigProblem(SourceRef(name, 1, 1), f"cannot read: {err.strerror}")]
+    for bom, encoding in _OTHER_BOMS:
+        if data.startswith(bom):
+            message = f"file is {encoding} (it starts with a byte order mark); save it as UTF-8"
+            return None, [ConfigProblem(SourceRef(name, 1, 1), message)]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -156,6 +169,16 @@ def _ref(name: str, mark: Any) -> SourceRef:
     )
 
 
+def _char_at(text: str, line: int, column: int) -> str:
+    """The character at a 0-based line and column of ``text``; '' past its end."""
+    start = 0
+    for _ in range(line):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return ""
+    return text[start + column : start + column + 1]
+
+
 def _tag_name(tag: str) -> str:
     return "!!" + tag.removeprefix(_STD) if tag.startswith(_STD) else tag
 
@@ -172,6 +195,7 @@ class _Composer:
 
     def __init__(self, text: str, name: str) -> None:
         self.name = name
+        self.text = text
         self.loader: Any = _Loader(text)
         self.marks: dict[YamlPath, Any] = {}
         self.key_marks: dict[YamlPath, Any] = {}
@@ -328,6 +352,8 @@ class _Composer:
     def _syntax_error(self, err: yaml.MarkedYAMLError) -> None:
         mark = err.problem_mark or err.context_mark
         message = f"YAML syntax error: {err.problem or err.context}"
-        if err.context and err.problem and err.context_mark is not None:
+        if mark is not None and _char_at(self.text, mark.line, mark.column) == "\t":
+            message = "YAML syntax error: tab character here; YAML needs spaces, not tabs"
+        elif err.context and err.problem and err.context_mark is not None:
             message += f" ({err.context} started at line {err.context_mark.line + 1})"
         self.problems.append(ConfigProblem(_ref(self.name, mark), message))

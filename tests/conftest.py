@@ -40,13 +40,20 @@ class Org:
         path.write_text(text, encoding="utf-8")
         return str(path)
 
-    def ksync(self, *args: str) -> Result:
-        """Run the real CLI in-process; the emulator's log starts empty for each run."""
+    def ksync(self, *args: str, parallel: bool = False) -> Result:
+        """Run the real CLI in-process; the emulator's log starts empty for each run.
+
+        plan and apply run with ``--parallelism 1`` unless ``parallel``, so that the
+        request log has one order to assert; parallel runs assert request multisets.
+        """
         from ksync.cli import main
 
+        argv = list(args)
+        if not parallel and argv and argv[0] in ("plan", "apply"):
+            argv[1:1] = ["--parallelism", "1"]
         self.emulator.clear_log()
         self._capsys.readouterr()
-        code = main(list(args))
+        code = main(argv)
         captured = self._capsys.readouterr()
         return Result(code, captured.out, captured.err)
 

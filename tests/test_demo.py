@@ -27,6 +27,7 @@ def test_demo_shows_the_three_changes_then_no_changes() -> None:
     assert apply.index("PUT /v1/customers/5f0000000000000000000003") < apply.index(
         "POST /v1/customers"
     )
-    assert "Apply complete: 4 requests sent, 0 failed, 0 not sent." in apply
+    assert "Apply complete: 4 writes sent, 0 failed, 0 not sent." in apply
+    assert "Verified: 4 of 4 written customers match the plan." in apply
     assert "No changes. Kustomer matches the files (5 customers checked)." in last_plan
     assert "(exit 0)" in last_plan

@@ -43,6 +43,7 @@ def test_keep_one_of_two_emails(org: Org) -> None:
     assert org.requests() == [
         ("GET", "/v1/customers/externalId=user-1"),
         ("PUT", f"/v1/customers/{A}"),
+        ("GET", f"/v1/customers/{A}"),  # verification
     ]
     assert org.writes() == [
         ("PUT", f"/v1/customers/{A}", {"emails": [{"email": "joe@example.com", **HOME}]})
@@ -58,7 +59,11 @@ def test_remove_all_phones(org: Org) -> None:
     files = org.files("customers:\n  - externalId: user-2\n    id: " + A + "\n    phones: []\n")
     result = org.ksync("apply", "--auto-approve", files)
     assert result.code == 0, result
-    assert org.requests() == [("GET", f"/v1/customers/{A}"), ("PUT", f"/v1/customers/{A}")]
+    assert org.requests() == [
+        ("GET", f"/v1/customers/{A}"),
+        ("PUT", f"/v1/customers/{A}"),
+        ("GET", f"/v1/customers/{A}"),
+    ]
     assert org.writes() == [("PUT", f"/v1/customers/{A}", {"phones": []})]
     assert org.values(A, "emails") == ["ann@example.com"]
     assert_converged(org, files)
@@ -74,11 +79,13 @@ def test_move_email_and_phone_to_a_new_customer(org: Org) -> None:
     )
     result = org.ksync("apply", "--auto-approve", files)
     assert result.code == 0, result
+    # Two declared customers: page 1 of the listing answers both reads and look-ups.
     assert org.requests() == [
-        ("GET", "/v1/customers/externalId=user-7"),
-        ("GET", "/v1/customers/externalId=legacy-7"),
+        ("GET", "/v1/customers?page=1&pageSize=100"),
         ("PUT", f"/v1/customers/{A}"),
         ("POST", "/v1/customers"),
+        ("GET", "/v1/customers/5e0000000000000000000001"),  # verification, in file order
+        ("GET", f"/v1/customers/{A}"),
     ]
     assert org.writes() == [
         ("PUT", f"/v1/customers/{A}", {"emails": [], "phones": []}),
@@ -190,12 +197,15 @@ def test_saved_plan_applies_without_prompt(org: Org) -> None:
     result = org.ksync("apply", "--plan", "plan.json")
     assert result.code == 0, result
     assert org.requests() == [
-        ("GET", f"/v1/customers/{A}"),
-        ("GET", "/v1/customers/externalId=u2"),
+        ("GET", f"/v1/customers/{A}"),  # the plan is still fresh
+        ("GET", "/v1/customers/externalId=u2"),  # still absent
         ("PUT", f"/v1/customers/{A}"),
         ("POST", "/v1/customers"),
+        ("GET", f"/v1/customers/{A}"),
+        ("GET", "/v1/customers/5e0000000000000000000001"),
     ]
-    assert "Apply complete: 2 requests sent, 0 failed, 0 not sent." in result.out
+    assert "Apply complete: 2 writes sent, 0 failed, 0 not sent." in result.out
+    assert "Verified: 2 of 2 written customers match the plan." in result.out
     assert_converged(org, files)
 
 
@@ -221,7 +231,8 @@ def test_failure_on_one_customer_while_others_apply(org: Org) -> None:
         ("PUT", f"/v1/customers/{B}"),
     ]
     assert org.values(B, "emails") == ["b@example.com"]
-    assert "Apply complete: 2 requests sent, 1 failed, 0 not sent." in result.out
+    assert "Apply complete: 2 writes sent, 1 failed, 0 not sent." in result.out
+    assert "Verified: 1 of 1 written customers match the plan." in result.out
     # A new plan shows only what is left: the conflict on u1.
     left = org.ksync("plan", files)
     assert left.code == 1 and f"held by customer {C}" in left.err
