@@ -22,12 +22,19 @@ from ksync.config import ConfigError, load_desired, schema
 from ksync.emulator import add_arguments as add_emulator_arguments
 from ksync.emulator import run_from_args as run_emulator
 from ksync.guard import DEFAULT_MAX_REMOVAL_RATIO, removal_refusal
+from ksync.importer import (
+    customers_to_yaml,
+    read_all,
+    read_selected,
+    render_files,
+    skipped_arrays,
+)
 from ksync.journal import DEFAULT_JOURNAL, Journal, entry_for
 from ksync.live import changed_since, read_live
 from ksync.lock import DEFAULT_LOCK, LockHeld, apply_lock
 from ksync.model import Desired, customer_label
 from ksync.plan import Plan
-from ksync.planfile import PlanFileError, load_plan, save_plan
+from ksync.planfile import PlanFileError, load_plan, save_plan, write_text_atomic
 from ksync.planner import plan as make_plan
 from ksync.render import Paint, ansi, plain, render_json, render_text
 from ksync.runtime import DEFAULT_PARALLELISM, Run, RunSettings, open_run
@@ -64,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     _validate_parser(commands)
     _plan_parser(commands)
     _apply_parser(commands)
+    _import_parser(commands)
     _command(commands, "schema", "print the JSON Schema of the files", "ksync schema > ksync.json")
     add_emulator_arguments(
         _command(
@@ -149,6 +157,24 @@ def _apply_parser(commands: Commands) -> None:
     _connection_flags(apply)
 
 
+def _import_parser(commands: Commands) -> None:
+    imp = _command(
+        commands,
+        "import",
+        "write YAML files from the customers Kustomer has",
+        "ksync import --all --out-dir contacts/\n  ksync import --external-id user-3 --out x.yaml",
+    )
+    imp.add_argument("--id", action="append", default=[], metavar="ID", help="repeatable")
+    imp.add_argument("--external-id", action="append", default=[], metavar="X", help="repeatable")
+    imp.add_argument("--all", action="store_true", help="every customer of the org")
+    imp.add_argument("--out", type=Path, metavar="FILE", help="one file (default: stdout)")
+    imp.add_argument("--out-dir", type=Path, metavar="DIR", help="several files, 1000 a file")
+    imp.add_argument(
+        "--phone-region", metavar="XX", help="defaults.phone_region to write (e.g. US)"
+    )
+    _connection_flags(imp)
+
+
 def _desired_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--customer",
@@ -216,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "plan": cmd_plan,
         "apply": cmd_apply,
         "schema": cmd_schema,
+        "import": cmd_import,
         "emulator": run_emulator,
     }
     try:
@@ -227,7 +254,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Refused as err:
         print(f"ksync: refused: {err}", file=sys.stderr)
         return err.code
-    except (ApiError, SettingsError, PlanFileError, LockHeld, UnknownCustomer) as err:
+    except (
+        ApiError,
+        SettingsError,
+        PlanFileError,
+        LockHeld,
+        UnknownCustomer,
+        LookupError,
+        OSError,
+    ) as err:
         print(f"ksync: error: {err}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -243,6 +278,34 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     print(json.dumps(schema(), indent=2))
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    if args.all == bool(args.id or args.external_id):
+        raise Refused("give --all, or --id/--external-id (not both)")
+    if args.out is not None and args.out_dir is not None:
+        raise Refused("give --out FILE or --out-dir DIR, not both")
+    region = args.phone_region
+    with _open(args) as run:
+        if args.all:
+            customers = list(read_all(run.client, region))
+        else:
+            customers = read_selected(run.client, args.id, args.external_id, region)
+    if args.out_dir is not None:
+        files = render_files(customers, phone_region=region)
+        for name, text in files.items():
+            write_text_atomic(args.out_dir / name, text)
+        where = f"{len(files)} file(s) in {args.out_dir}"
+    elif args.out is not None:
+        write_text_atomic(args.out, customers_to_yaml(customers, phone_region=region))
+        where = str(args.out)
+    else:
+        sys.stdout.write(customers_to_yaml(customers, phone_region=region))
+        where = "stdout"
+    for skipped in skipped_arrays(customers, region):
+        print(f"ksync: warning: {skipped}", file=sys.stderr)
+    print(f"Imported {len(customers)} customers to {where}.", file=sys.stderr)
     return EXIT_OK
 
 

@@ -15,7 +15,7 @@ import phonenumbers
 from ksync.model import Field
 
 # Relaxed, as Kustomer's own check: something@something.something, no spaces.
-_EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_EMAIL_SHAPE = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f\x7f]+$")
 
 
 class InvalidContact(ValueError):

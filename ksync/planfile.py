@@ -98,7 +98,11 @@ def save_plan(path: Path, plan: Plan, target: str) -> None:
     """Write the plan atomically: a reader never sees half a file."""
     document = {**plan_to_document(plan), "target": target}
     document["checksum"] = _checksum(document)
-    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    write_text_atomic(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step: never a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
