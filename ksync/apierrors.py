@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ksync.roles import lacking, role_for
+
 # How much of a body that is not a recognised error document goes into a message.
 EXCERPT_CHARS = 200
 
@@ -60,10 +62,11 @@ class ApiError(Exception):
         return f"{self.method} {self.path} -> {self.status}: {self.message}"
 
 
-def error_message(status: int, reason: str, body: str) -> str:
-    """The message for an error response: the API's own words, with auth failures explained."""
+def error_message(status: int, reason: str, body: str, method: str = "", path: str = "") -> str:
+    """The message for an error response: the API's own words, with auth failures explained
+    (for a 403, the role the request needs)."""
     text = describe_body(body) or reason or f"HTTP {status}"
-    prefix = _STATUS_PREFIX.get(status)
+    prefix = lacking(role_for(method, path)) if status == 403 else _STATUS_PREFIX.get(status)
     return f"{prefix}: {text}" if prefix else text
 
 
@@ -137,7 +140,7 @@ def response_error(
     if 300 <= status < 400:
         message = redirect_message(response.headers.get("location", ""))
     else:
-        message = error_message(status, response.reason_phrase, response.text)
+        message = error_message(status, response.reason_phrase, response.text, method, path)
     return ApiError(method, path, status, redact(message), response.headers)
 
 

@@ -37,6 +37,7 @@ from ksync.plan import Plan
 from ksync.planfile import PlanFileError, load_plan, save_plan, write_text_atomic
 from ksync.planner import plan as make_plan
 from ksync.render import Paint, ansi, plain, render_json, render_text
+from ksync.roles import lacking, missing_roles
 from ksync.runtime import DEFAULT_PARALLELISM, Run, RunSettings, open_run
 from ksync.targeting import UnknownCustomer, select_customers
 from ksync.verify import verify
@@ -136,7 +137,11 @@ def _apply_parser(commands: Commands) -> None:
     apply.add_argument("--auto-approve", action="store_true", help="do not ask for 'yes'")
     apply.add_argument("--no-bulk", action="store_true", help="never use bulk requests")
     apply.add_argument(
-        "--journal", type=Path, default=DEFAULT_JOURNAL, metavar="FILE", help="write log"
+        "--journal",
+        type=Path,
+        default=DEFAULT_JOURNAL,
+        metavar="FILE",
+        help=f"append a JSON line for every write here (default {DEFAULT_JOURNAL})",
     )
     apply.add_argument(
         "--lock-timeout",
@@ -172,7 +177,7 @@ def _import_parser(commands: Commands) -> None:
     imp.add_argument(
         "--phone-region", metavar="XX", help="defaults.phone_region to write (e.g. US)"
     )
-    _connection_flags(imp)
+    _connection_flags(imp, strategy=False)
 
 
 def _desired_flags(parser: argparse.ArgumentParser) -> None:
@@ -188,7 +193,7 @@ def _desired_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _connection_flags(parser: argparse.ArgumentParser) -> None:
+def _connection_flags(parser: argparse.ArgumentParser, strategy: bool = True) -> None:
     parser.add_argument("--api-url", metavar="URL", help="overrides KUSTOMER_API_URL/ORG")
     parser.add_argument("--no-color", action="store_true", help="never colour the output")
     parser.add_argument(
@@ -211,12 +216,13 @@ def _connection_flags(parser: argparse.ArgumentParser) -> None:
         metavar="F",
         help="use only this share of the rate limit, e.g. 0.8 (default 1)",
     )
-    parser.add_argument(
-        "--read-strategy",
-        choices=("auto", "get", "list"),
-        default="auto",
-        help="read each customer, list the org, or pick the cheaper (default auto)",
-    )
+    if strategy:
+        parser.add_argument(
+            "--read-strategy",
+            choices=("auto", "get", "list"),
+            default="auto",
+            help="read each customer, list the org, or pick the cheaper (default auto)",
+        )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request on stderr")
 
@@ -341,6 +347,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         refusal = None if args.force else removal_refusal(plan, args.max_removal_ratio)
         if refusal:
             raise Refused(refusal, EXIT_REFUSED)
+        _check_roles(plan, run)
         if args.plan is None and not args.auto_approve:
             _confirm(sys.stdin, sys.stdout)
         journal = stack.enter_context(Journal(args.journal))
@@ -368,7 +375,7 @@ def _open(args: argparse.Namespace) -> Run:
         rate_limit=args.rate_limit,
         max_share=args.max_share,
         parallelism=args.parallelism,
-        read_strategy=args.read_strategy,
+        read_strategy=getattr(args, "read_strategy", "auto"),
         quiet=args.quiet,
         verbose=args.verbose,
     )
@@ -413,6 +420,14 @@ def _saved_plan(path: Path, run: Run) -> Plan:
             EXIT_REFUSED,
         )
     return plan
+
+
+def _check_roles(plan: Plan, run: Run) -> None:
+    """Before any write: refuse when Kustomer says the key lacks a role the plan needs."""
+    granted = run.client.token_roles()
+    missing = [] if granted is None else missing_roles(plan, granted)
+    if missing:
+        raise Refused("; ".join(lacking(role) for role in missing) + "; nothing was written")
 
 
 def _confirm(stdin: TextIO, stdout: TextIO) -> None:

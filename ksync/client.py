@@ -52,6 +52,7 @@ __all__ = [
 
 WRITE_METHODS = ("POST", "PUT", "PATCH")
 CUSTOMERS = "/v1/customers"
+TOKEN_PATH = "/v1/auth/tokens/current"
 MAX_PAGE_SIZE = 100
 
 # A request path: starts with one "/", printable ASCII without spaces or fragments.
@@ -148,6 +149,22 @@ class KustomerClient:
         if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"]:
             return str(data["id"])
         raise ApiError("GET", path, 200, "the response has no customer document")
+
+    def token_roles(self) -> frozenset[str] | None:
+        """The roles of this key (``GET /v1/auth/tokens/current``), or None when Kustomer
+        does not say (no such endpoint, or an answer without a list of roles)."""
+        try:
+            document = self._get_or_none(TOKEN_PATH)
+        except ApiError as err:
+            if err.status in (401, 403):
+                raise
+            return None
+        data = (document or {}).get("data")
+        attributes = data.get("attributes") if isinstance(data, dict) else None
+        roles = attributes.get("roles") if isinstance(attributes, dict) else None
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            return None
+        return frozenset(roles)
 
     # -- writes --------------------------------------------------------------------------
 

@@ -228,7 +228,10 @@ def test_error_shapes_on_send(serve: Serve, document: Any, message: str) -> None
 
 @pytest.mark.parametrize(
     ("status", "prefix"),
-    [(401, "the API key was rejected"), (403, "the key lacks a role needed for this request")],
+    [
+        (401, "the API key was rejected"),
+        (403, "the key lacks the role needed to read customers (org.permission.customer.read)"),
+    ],
 )
 def test_auth_failures(serve: Serve, status: int, prefix: str) -> None:
     body = {"errors": [{"status": status, "title": "Unauthorized", "detail": "bad token"}]}
@@ -361,3 +364,17 @@ def test_base_url_with_a_path_prefix() -> None:
     with KustomerClient("http://127.0.0.1:8080/proxy/", KEY, transport=transport) as client:
         client.get_customer(CID)
     assert str(server.requests[0].url) == f"http://127.0.0.1:8080/proxy/v1/customers/{CID}"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "role"),
+    [
+        ("PUT", f"/v1/customers/{CID}", "update customers (org.permission.customer.update)"),
+        ("POST", "/v1/customers", "create customers (org.permission.customer.create)"),
+    ],
+)
+def test_forbidden_writes_name_the_role(serve: Serve, method: str, path: str, role: str) -> None:
+    client, _ = serve(reply(403, {"errors": [{"message": "forbidden"}]}))
+    with pytest.raises(ApiError) as info:
+        client.send(method, path, {"emails": []})
+    assert str(info.value) == f"{method} {path} -> 403: the key lacks the role needed to {role}: forbidden"

@@ -42,6 +42,7 @@ def test_keep_one_of_two_emails(org: Org) -> None:
     assert result.code == 0, result
     assert org.requests() == [
         ("GET", "/v1/customers/externalId=user-1"),
+        ("GET", "/v1/auth/tokens/current"),  # the key's roles, before any write
         ("PUT", f"/v1/customers/{A}"),
         ("GET", f"/v1/customers/{A}"),  # verification
     ]
@@ -61,6 +62,7 @@ def test_remove_all_phones(org: Org) -> None:
     assert result.code == 0, result
     assert org.requests() == [
         ("GET", f"/v1/customers/{A}"),
+        ("GET", "/v1/auth/tokens/current"),
         ("PUT", f"/v1/customers/{A}"),
         ("GET", f"/v1/customers/{A}"),
     ]
@@ -82,6 +84,7 @@ def test_move_email_and_phone_to_a_new_customer(org: Org) -> None:
     # Two declared customers: page 1 of the listing answers both reads and look-ups.
     assert org.requests() == [
         ("GET", "/v1/customers?page=1&pageSize=100"),
+        ("GET", "/v1/auth/tokens/current"),
         ("PUT", f"/v1/customers/{A}"),
         ("POST", "/v1/customers"),
         ("GET", "/v1/customers/5e0000000000000000000001"),  # verification, in file order
@@ -199,6 +202,7 @@ def test_saved_plan_applies_without_prompt(org: Org) -> None:
     assert org.requests() == [
         ("GET", f"/v1/customers/{A}"),  # the plan is still fresh
         ("GET", "/v1/customers/externalId=u2"),  # still absent
+        ("GET", "/v1/auth/tokens/current"),
         ("PUT", f"/v1/customers/{A}"),
         ("POST", "/v1/customers"),
         ("GET", f"/v1/customers/{A}"),
