@@ -11,8 +11,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from ksync.applier import Outcome
-from ksync.live import CustomerReader, ReadOptions, parallel_map
-from ksync.model import ENTRY_KEY, FIELDS, Field, LiveCustomer, customer_label
+from ksync.live import CustomerReader, ReadOptions, read_live
+from ksync.model import (
+    ENTRY_KEY,
+    FIELDS,
+    Desired,
+    DesiredCustomer,
+    Field,
+    LiveCustomer,
+    SourceRef,
+    customer_label,
+)
 from ksync.normalize import live_contact_key
 from ksync.plan import Plan
 
@@ -68,7 +77,9 @@ def verify(
 ) -> tuple[int, list[Mismatch]]:
     """Re-read the written customers: (how many were read, what does not match)."""
     wanted = targets(plan, outcomes)
-    found = parallel_map(lambda t: reader.get_customer(t.customer_id), wanted, options, "verifying")
+    # Read them the cheapest way (one by one, or by listing the org), as plan does.
+    by_id = Desired(tuple(DesiredCustomer(SourceRef("", 0), id=t.customer_id) for t in wanted))
+    found = read_live(reader, by_id, options).customers
     mismatches = []
     for target, live in zip(wanted, found, strict=True):
         mismatches += compare(target, live)
