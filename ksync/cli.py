@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from ksync import __version__
 from ksync.applier import ApplyOptions, ApplyResult, Outcome, apply_plan
@@ -32,10 +32,12 @@ from ksync.importer import (
 from ksync.journal import DEFAULT_JOURNAL, Journal, entry_for
 from ksync.live import changed_since, read_live
 from ksync.lock import DEFAULT_LOCK, LockHeld, apply_lock
+from ksync.markdown import render_markdown
 from ksync.model import Desired, customer_label
 from ksync.plan import Plan
 from ksync.planfile import PlanFileError, load_plan, save_plan, write_text_atomic
 from ksync.planner import plan as make_plan
+from ksync.redact import redact_plan
 from ksync.render import Paint, ansi, plain, render_json, render_text
 from ksync.roles import lacking, missing_roles
 from ksync.runtime import DEFAULT_PARALLELISM, Run, RunSettings, open_run
@@ -56,15 +58,29 @@ class Refused(Exception):
         self.code = code
 
 
+EXAMPLES = """examples:
+  ksync validate contacts/
+  ksync plan contacts/ --out plan.json
+  ksync apply --plan plan.json
+
+"""
 EPILOG = """exit codes: 0 success, 1 error, 2 changes present (plan --detailed-exitcode),
 3 refused (apply: the saved plan is stale, or it removes too much without --force)"""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error exits 1: 2 means "changes present" for plan."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="ksync",
         description="Declare Kustomer customers' emails and phones in YAML; plan and apply.",
-        epilog=EPILOG,
+        epilog=EXAMPLES + EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"ksync {__version__}")
@@ -86,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 if TYPE_CHECKING:
-    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+    Commands = argparse._SubParsersAction[Parser]
 
 
 def _command(commands: Commands, name: str, summary: str, example: str) -> argparse.ArgumentParser:
@@ -153,7 +169,7 @@ def _apply_parser(commands: Commands) -> None:
     apply.add_argument("--force", action="store_true", help="apply even a plan that removes a lot")
     apply.add_argument(
         "--max-removal-ratio",
-        type=float,
+        type=_ratio,
         default=DEFAULT_MAX_REMOVAL_RATIO,
         metavar="R",
         help="refuse plans removing values from more than this share of customers (0.30)",
@@ -231,6 +247,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _ratio(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, not {text}")
     return value
 
 
@@ -378,6 +401,7 @@ def _open(args: argparse.Namespace) -> Run:
         read_strategy=getattr(args, "read_strategy", "auto"),
         quiet=args.quiet,
         verbose=args.verbose,
+        redact=getattr(args, "redact", False),
     )
     return open_run(settings, os.environ)
 
@@ -385,24 +409,26 @@ def _open(args: argparse.Namespace) -> Run:
 def _fresh_plan(args: argparse.Namespace, desired: Desired, run: Run) -> Plan:
     plan = make_plan(desired, read_live(run.client, desired, run.read))
     if plan.problems:
-        for problem in plan.problems:
+        shown = _redacted(args, plan)
+        if getattr(args, "format", "text") == "markdown":
+            sys.stdout.write(render_markdown(shown))  # a PR comment shows the problems too
+        for problem in shown.problems:
             print(f"{problem}", file=sys.stderr)
         raise Refused(f"{len(plan.problems)} problem(s) stop this plan; nothing was written")
     meta = {"ksync_version": __version__, "target": run.client.base_url}
     return replace(plan, meta=meta, partial=bool(args.customer))
 
 
-def _render(args: argparse.Namespace, plan: Plan, text_only: bool = False) -> str:
-    if args.redact:
-        from ksync.redact import redact_plan
+def _redacted(args: argparse.Namespace, plan: Plan) -> Plan:
+    return redact_plan(plan) if args.redact else plan
 
-        plan = redact_plan(plan)
+
+def _render(args: argparse.Namespace, plan: Plan, text_only: bool = False) -> str:
+    plan = _redacted(args, plan)
     if text_only or args.format == "text":
         return render_text(plan, _paint(args))
     if args.format == "json":
         return render_json(plan)
-    from ksync.markdown import render_markdown
-
     return render_markdown(plan)
 
 

@@ -38,6 +38,20 @@ _STR = "tag:yaml.org,2002:str"
 _Get = Callable[[str, "str | None"], "LiveCustomer | None"]
 
 
+class UnknownRegion(ValueError, LookupError):
+    """A ``phone_region`` that phonenumbers does not know.
+
+    A LookupError too, so that the command line reports it as an error (exit 1) instead
+    of a traceback; it is raised before any request is sent.
+    """
+
+
+def check_region(phone_region: str | None) -> None:
+    """Raise UnknownRegion for a region that phonenumbers does not know (None is fine)."""
+    if phone_region is not None and phone_region not in phonenumbers.SUPPORTED_REGIONS:
+        raise UnknownRegion(f"{phone_region!r} is not a phone region (e.g. US or GB)")
+
+
 class CustomerGetter(Protocol):
     def get_customer(self, customer_id: str, region: str | None = None) -> LiveCustomer | None: ...
 
@@ -68,8 +82,10 @@ def read_selected(
 ) -> list[LiveCustomer]:
     """The customers named by id and by externalId, each once, in the order named.
 
-    Raises LookupError naming every one that does not exist.
+    Raises LookupError naming every one that does not exist, and UnknownRegion (before
+    any read) for an unknown ``region``.
     """
+    check_region(region)
     found: dict[str, LiveCustomer] = {}
     missing: list[str] = []
     wanted: list[tuple[str, str, _Get]] = [("id", i, client.get_customer) for i in ids]
@@ -88,7 +104,11 @@ def read_selected(
 def read_all(
     client: CustomerLister, region: str | None = None, page_size: int = PAGE_SIZE
 ) -> Iterator[LiveCustomer]:
-    """Every customer of the org, page after page; a customer listed twice is yielded once."""
+    """Every customer of the org, page after page; a customer listed twice is yielded once.
+
+    Raises UnknownRegion, before the first page is read, for an unknown ``region``.
+    """
+    check_region(region)
     seen: set[str] = set()
     page = 1
     while True:
@@ -172,10 +192,9 @@ def customers_to_yaml(
 
     ``skipped`` (default: ``skipped_arrays(customers, phone_region)``) names the arrays to
     leave out; pass the result for all customers when writing them to several files.
-    Raises ValueError for a ``phone_region`` that phonenumbers does not know.
+    Raises UnknownRegion (a ValueError) for a ``phone_region`` phonenumbers does not know.
     """
-    if phone_region is not None and phone_region not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError(f"{phone_region!r} is not a phone region (e.g. US or GB)")
+    check_region(phone_region)
     if skipped is None:
         skipped = skipped_arrays(customers, phone_region)
     leave_out = {(s.customer, s.field) for s in skipped}

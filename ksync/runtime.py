@@ -9,11 +9,13 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TextIO
+from urllib.parse import quote, unquote
 
 from ksync.client import KustomerClient, api_key_from_env
 from ksync.live import ReadOptions, Strategy
 from ksync.pacing import RateLimiter
 from ksync.progress import Progress, progress_for
+from ksync.redact import redact_value
 from ksync.retrying import RetryPolicy
 
 DEFAULT_PARALLELISM = 8
@@ -28,6 +30,7 @@ class RunSettings:
     read_strategy: Strategy = "auto"
     quiet: bool = False
     verbose: bool = False
+    redact: bool = False  # mask emails and phones in logged paths
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ def open_run(settings: RunSettings, env: Mapping[str, str], stderr: TextIO | Non
     stderr = stderr or sys.stderr
     progress = progress_for(stderr, settings.quiet)
     limiter = RateLimiter(settings.rate_limit, settings.max_share, on_wait=_say_wait(progress))
-    on_response = _log_response(stderr) if settings.verbose else None
+    on_response = _log_response(stderr, settings.redact) if settings.verbose else None
     client = KustomerClient(
         settings.url,
         api_key_from_env(env),
@@ -70,9 +73,19 @@ def _say_wait(progress: Progress) -> Callable[[float, str], None]:
     return on_wait
 
 
-def _log_response(stderr: TextIO) -> Callable[[str, str, int | None, float], None]:
+def _log_response(stderr: TextIO, redact: bool) -> Callable[[str, str, int | None, float], None]:
     def on_response(method: str, path: str, status: int | None, seconds: float) -> None:
         shown = "no response" if status is None else str(status)
-        print(f"{method} {path} -> {shown} ({seconds * 1000:.0f} ms)", file=stderr, flush=True)
+        logged = _masked_path(path) if redact else path
+        print(f"{method} {logged} -> {shown} ({seconds * 1000:.0f} ms)", file=stderr, flush=True)
 
     return on_response
+
+
+def _masked_path(path: str) -> str:
+    """A look-up path with its email or phone masked, for --redact."""
+    for field, key in (("emails", "email="), ("phones", "phone=")):
+        head, found, value = path.partition(key)
+        if found:
+            return head + found + quote(redact_value(field, unquote(value)), safe="")
+    return path

@@ -160,3 +160,20 @@ def test_python_dash_m_entry_point() -> None:
         [sys.executable, "-m", "ksync", "--version"], capture_output=True, text=True, check=False
     )
     assert (done.returncode, done.stdout.strip()) == (0, "ksync 0.1.0")
+
+
+def test_verbose_log_masks_looked_up_values_with_redact(org: Org) -> None:
+    seed_two_emails(org)
+    path = org.files("customers:\n  - externalId: u1\n    emails: [newcomer@example.com]\n")
+    plain_log = org.ksync("plan", "-v", path).err
+    assert "GET /v1/customers/email=newcomer%40example.com -> 404 (" in plain_log
+    redacted = org.ksync("plan", "-v", "--redact", path)
+    assert "newcomer" not in redacted.err + redacted.out
+    assert "GET /v1/customers/email=n%2A%2A%2A%40example.com -> 404 (" in redacted.err
+
+
+def test_removal_ratio_must_be_a_share(org: Org) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        org.ksync("apply", "--max-removal-ratio", "nan", "x.yaml")
+    assert exit_info.value.code == 1  # a usage error is an error, never "changes present"
+    assert "must be from 0 to 1, not nan" in org._capsys.readouterr().err
