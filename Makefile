@@ -23,6 +23,9 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
