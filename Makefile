@@ -12,8 +12,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check ksync tests examples
-	$(BIN)/ruff format --check ksync tests examples
+	$(BIN)/ruff check ksync tests examples bench
+	$(BIN)/ruff format --check ksync tests examples bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
