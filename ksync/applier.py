@@ -189,7 +189,11 @@ def _send_bulk(
             items = [{"id": _id_of(r), **r.body} for r in requests]
             results = writer.bulk_update(items)
     except error_types as err:
-        outcomes = [Outcome(i, plan.requests[i], "failed", str(err), via_bulk=True) for i in batch]
+        status = getattr(err, "status", None)
+        outcomes = [
+            Outcome(i, plan.requests[i], "failed", str(err), via_bulk=True, http_status=status)
+            for i in batch
+        ]
     else:
         outcomes = [
             _bulk_outcome(i, plan.requests[i], result)

@@ -29,9 +29,9 @@ from ksync.importer import (
     render_files,
     skipped_arrays,
 )
-from ksync.journal import DEFAULT_JOURNAL, Journal, entry_for
+from ksync.journal import JOURNAL_FILE, Journal, entry_for
 from ksync.live import changed_since, read_live
-from ksync.lock import DEFAULT_LOCK, LockHeld, apply_lock
+from ksync.lock import LOCK_FILE, LockHeld, apply_lock
 from ksync.markdown import render_markdown
 from ksync.model import Desired, customer_label
 from ksync.plan import Plan
@@ -43,6 +43,7 @@ from ksync.roles import lacking, missing_roles
 from ksync.runtime import DEFAULT_PARALLELISM, Run, RunSettings, open_run
 from ksync.targeting import UnknownCustomer, select_customers
 from ksync.verify import verify
+from ksync.workdir import state_dir
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -155,9 +156,9 @@ def _apply_parser(commands: Commands) -> None:
     apply.add_argument(
         "--journal",
         type=Path,
-        default=DEFAULT_JOURNAL,
         metavar="FILE",
-        help=f"append a JSON line for every write here (default {DEFAULT_JOURNAL})",
+        help="append a JSON line for every write here (default .ksync/journal.jsonl at "
+        "the top of the working copy)",
     )
     apply.add_argument(
         "--lock-timeout",
@@ -358,7 +359,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
     if args.plan is not None and args.customer:
         raise Refused("--customer selects from files; a saved plan is applied whole")
     with ExitStack() as stack:
-        stack.enter_context(apply_lock(DEFAULT_LOCK, args.lock_timeout))
+        state = state_dir()
+        stack.enter_context(apply_lock(state / LOCK_FILE, args.lock_timeout))
         run = stack.enter_context(_open(args))
         if args.plan is not None:
             plan = _saved_plan(args.plan, run)
@@ -373,7 +375,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         _check_roles(plan, run)
         if args.plan is None and not args.auto_approve:
             _confirm(sys.stdin, sys.stdout)
-        journal = stack.enter_context(Journal(args.journal))
+        journal = stack.enter_context(Journal(args.journal or state / JOURNAL_FILE))
         options = ApplyOptions(
             parallelism=args.parallelism,
             bulk=not args.no_bulk,

@@ -26,7 +26,7 @@ from ksync.model import (
     Field,
     SourceRef,
 )
-from ksync.normalize import InvalidContact, contact_key
+from ksync.normalize import InvalidContact, email_key, phone_key
 from ksync.schemacheck import schema, schema_problems
 from ksync.yamlload import Document, load_yaml
 
@@ -71,7 +71,11 @@ def _collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while building millions of acyclic objects.
 
     Loading creates no reference cycles, but the collector would otherwise scan the
-    growing tree again and again; with 100,000 customers that doubles the time.
+    growing tree again and again; with 100,000 customers that doubles the time. Once
+    loaded, the customers live as long as the run, so ``gc.freeze`` moves them (and
+    whatever else exists) out of the collector's sight instead of letting its next
+    collections walk them all again (most of a second with 100,000 customers). Frozen
+    objects are still freed as usual when no longer referenced.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -79,6 +83,7 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            gc.freeze()
             gc.enable()
 
 
@@ -141,8 +146,12 @@ class _Checker:
     def __init__(self) -> None:
         self.customers: list[DesiredCustomer] = []
         self.problems: list[ConfigProblem] = []
-        self._identities: dict[tuple[str, str], SourceRef] = {}
-        self._owners: dict[tuple[Field, str], _Declared] = {}
+        self._external_ids: dict[str, SourceRef] = {}
+        self._ids: dict[str, SourceRef] = {}  # lower-cased
+        # Each customer's file and path, and for each key of each array, the customer
+        # and entry index that declared it first (the rest is looked up on a duplicate).
+        self._places: list[tuple[Document, YamlPath]] = []
+        self._owners: dict[Field, dict[str, tuple[int, int]]] = {"emails": {}, "phones": {}}
 
     def check(self, document: Document) -> None:
         """Check one file's customers and add them."""
@@ -169,27 +178,40 @@ class _Checker:
         self, document: Document, path: YamlPath, item: dict[str, Any], region: Region
     ) -> None:
         source = document.at(path)
-        external_id = _text(item.get("externalId"))
-        customer_id = _text(item.get("id"))
+        external_id = item.get("externalId")
+        if not isinstance(external_id, str):
+            external_id = None
+        customer_id = item.get("id")
+        if not isinstance(customer_id, str):
+            customer_id = None
+        name = item.get("name")
         if external_id:
-            self._identity(source, path, "externalId", external_id)
+            self._identity(self._external_ids, source, path, "externalId", external_id)
         if customer_id and _KUSTOMER_ID.match(customer_id):
-            self._identity(source, path, "id", customer_id)
+            self._identity(self._ids, source, path, "id", customer_id, customer_id.lower())
+        self._places.append((document, path))
         customer = DesiredCustomer(
-            source=source,
-            external_id=external_id,
-            id=customer_id,
-            name=_text(item.get("name")),
-            emails=self._contacts(document, path, item, "emails", region),
-            phones=self._contacts(document, path, item, "phones", region),
-            phone_region=None if isinstance(region, _BadRegion) else region,
+            source,
+            external_id,
+            customer_id,
+            name if isinstance(name, str) else None,
+            self._contacts(document, path, item, "emails", region),
+            self._contacts(document, path, item, "phones", region),
+            None if isinstance(region, _BadRegion) else region,
         )
         self.customers.append(customer)
 
-    def _identity(self, source: SourceRef, path: YamlPath, key: str, value: str) -> None:
+    def _identity(
+        self,
+        seen: dict[str, SourceRef],
+        source: SourceRef,
+        path: YamlPath,
+        key: str,
+        value: str,
+        identity: str | None = None,
+    ) -> None:
         """Report a customer declared twice by the same id or externalId."""
-        identity = (key, value.lower() if key == "id" else value)
-        first = self._identities.setdefault(identity, source)
+        first = seen.setdefault(value if identity is None else identity, source)
         if first is not source:
             message = f"customer {key}={value} is already declared at {first}"
             self.problems.append(located(source, path, message))
@@ -201,57 +223,84 @@ class _Checker:
         entries = item.get(field)
         if not isinstance(entries, list):
             return None if field not in item else ()
+        phones = field == "phones"
+        entry_key = ENTRY_KEY[field]
+        owners = self._owners[field]
+        customer = len(self.customers)
         contacts: list[Contact] = []
-        firsts: dict[str, _Declared] = {}
+        firsts: dict[str, int] = {}  # key -> entry index, for more than one entry
+        several = len(entries) > 1
         for index, entry in enumerate(entries):
-            entry_path = (*path, field, index)
-            contact = self._contact(document, entry_path, field, entry, region)
-            if contact is None:
+            mapping = isinstance(entry, dict)
+            if mapping:
+                value = entry.get(entry_key)
+                kind = entry.get("type")
+                if not isinstance(kind, str):
+                    kind = None
+            else:
+                value, kind = entry, None
+            if not isinstance(value, str):
+                continue  # the schema reported it
+            try:
+                if not phones:
+                    key = email_key(value)
+                elif not isinstance(region, _BadRegion):
+                    key = phone_key(value, region)
+                elif value.strip().startswith("+"):
+                    key = phone_key(value, None)
+                else:
+                    continue  # cannot be read without the region; the region was reported
+            except InvalidContact as err:
+                value_path = (*path, field, index, entry_key) if mapping else (*path, field, index)
+                self.problems.append(located(document.at(value_path), value_path, str(err)))
                 continue
-            here = _Declared(len(self.customers), document, entry_path, contact.value)
-            first = firsts.setdefault(contact.key, here)
-            if first is not here:
-                line = document.at(first.path).line
-                self._report(here, f"is listed twice (first at line {line}{_spelled(first, here)})")
-                continue
-            first = self._owners.setdefault((field, contact.key), here)
-            if first is not here:
+            contact = Contact(key, value if phones else value.strip(), kind)
+            if several:
+                if key in firsts:
+                    first = self._declared_here(document, path, field, firsts[key], contacts, key)
+                    here = _Declared(customer, document, (*path, field, index), contact.value)
+                    line = document.at(first.path).line
+                    message = f"is listed twice (first at line {line}{_spelled(first, here)})"
+                    self._report(here, message)
+                    continue
+                firsts[key] = index
+            if key in owners:
+                first = self._declared_before(field, key)
+                here = _Declared(customer, document, (*path, field, index), contact.value)
                 owner = self.customers[first.customer].label
                 where = first.document.at(first.path)
                 message = f"is already declared for customer {owner} at {where}"
                 self._report(here, message + _spelled(first, here))
+            else:
+                owners[key] = (customer, index)
             contacts.append(contact)
         return tuple(contacts)
+
+    def _declared_here(
+        self,
+        document: Document,
+        path: YamlPath,
+        field: Field,
+        index: int,
+        contacts: list[Contact],
+        key: str,
+    ) -> _Declared:
+        """The first declaration of ``key`` by the customer being read."""
+        value = next(c.value for c in contacts if c.key == key)
+        return _Declared(len(self.customers), document, (*path, field, index), value)
+
+    def _declared_before(self, field: Field, key: str) -> _Declared:
+        """The first declaration of ``key`` in ``field``, by a customer read before."""
+        customer, index = self._owners[field][key]
+        document, path = self._places[customer]
+        contacts = self.customers[customer].managed(field) or ()
+        value = next(c.value for c in contacts if c.key == key)
+        return _Declared(customer, document, (*path, field, index), value)
 
     def _report(self, here: _Declared, message: str) -> None:
         """A problem about a declared value: ``'value' message``."""
         text = f"{here.value!r} {message}"
         self.problems.append(located(here.document.at(here.path), here.path, text))
-
-    def _contact(
-        self, document: Document, path: YamlPath, field: Field, entry: Any, region: Region
-    ) -> Contact | None:
-        """One entry as a Contact; None when it is invalid (reported) or malformed."""
-        kind = None
-        value_path = path
-        if isinstance(entry, dict):
-            entry_key = ENTRY_KEY[field]
-            value, value_path, kind = entry.get(entry_key), (*path, entry_key), entry.get("type")
-        else:
-            value = entry
-        if not isinstance(value, str):
-            return None  # the schema reported it
-        if isinstance(region, _BadRegion):
-            if field == "phones" and not value.strip().startswith("+"):
-                return None  # cannot be read without the region; the region was reported
-            region = None
-        try:
-            key = contact_key(field, value, region)
-        except InvalidContact as err:
-            self.problems.append(located(document.at(value_path), value_path, str(err)))
-            return None
-        written = value.strip() if field == "emails" else value
-        return Contact(key=key, value=written, type=kind if isinstance(kind, str) else None)
 
 
 def _region_hint(region: str) -> str:

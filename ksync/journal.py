@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
@@ -17,7 +18,7 @@ from typing import Any
 from ksync.applier import Outcome
 from ksync.plan import Plan
 
-DEFAULT_JOURNAL = Path(".ksync") / "journal.jsonl"
+JOURNAL_FILE = "journal.jsonl"  # in the state folder (``workdir.state_dir``)
 
 
 class Journal:
@@ -67,6 +68,17 @@ def entry_for(plan: Plan, outcome: Outcome, now: datetime | None = None) -> dict
         "status": outcome.http_status,
         "message": outcome.message or None,
         "bulk": outcome.via_bulk,
-        "before": {k: change.before.get(k) for k in after},
+        "before": _before(plan, outcome, after),
         "after": after,
     }
+
+
+def _before(plan: Plan, outcome: Outcome, names: Iterable[str]) -> dict[str, Any]:
+    """The arrays ``names`` as they were just before this write: as planned, or, for the
+    second write of a customer written twice (a swap), as its first write left them."""
+    request = outcome.request
+    before = {k: plan.changes[request.change].before.get(k) for k in names}
+    for earlier in plan.requests[: outcome.index]:
+        if earlier.change == request.change:
+            before.update({k: earlier.body[k] for k in before if k in earlier.body})
+    return before

@@ -23,6 +23,7 @@ from ksync.model import (
     ContactRef,
     Desired,
     DesiredCustomer,
+    Field,
     Live,
     LiveCustomer,
 )
@@ -207,18 +208,29 @@ def _owners_from_listing(
     desired: Desired, customers: Sequence[LiveCustomer | None], listing: Listing
 ) -> dict[ContactRef, str | None]:
     """The look-ups, answered from the whole org: values keyed in every region in use."""
-    needed = set(lookups_needed(desired, customers))
+    needed = lookups_needed(desired, customers)
     if not needed:
         return {}
     regions = {w.phone_region for w in desired.customers}
-    owners: dict[ContactRef, str | None] = dict.fromkeys(needed)
+    owners: dict[ContactRef, str | None] = dict.fromkeys(set(needed))
+    wanted: dict[Field, dict[str, ContactRef]] = {name: {} for name in FIELDS}
+    for ref in needed:
+        wanted[ref.field][ref.key] = ref
+    emails, phones = wanted["emails"], wanted["phones"]
+    # Only the arrays some look-up is about are read; an email's key does not depend on
+    # the region. The first listed customer holding a value owns it.
     for customer in listing.by_id.values():
-        for name in FIELDS:
-            for contact in customer.contacts(name):
+        if emails:
+            for contact in customer.emails:
+                found = emails.get(live_contact_key("emails", contact.value))
+                if found is not None and owners[found] is None:
+                    owners[found] = customer.id
+        if phones:
+            for contact in customer.phones:
                 for region in regions:
-                    ref = ContactRef(name, live_contact_key(name, contact.value, region))
-                    if ref in needed and owners[ref] is None:
-                        owners[ref] = customer.id
+                    found = phones.get(live_contact_key("phones", contact.value, region))
+                    if found is not None and owners[found] is None:
+                        owners[found] = customer.id
     return owners
 
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-DEFAULT_LOCK = Path(".ksync") / "apply.lock"
+LOCK_FILE = "apply.lock"  # in the state folder (``workdir.state_dir``)
 POLL_SECONDS = 0.2
 
 
@@ -27,7 +27,7 @@ class LockHeld(Exception):
 
 @contextmanager
 def apply_lock(
-    path: Path = DEFAULT_LOCK,
+    path: Path,
     timeout: float = 0.0,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
@@ -63,11 +63,21 @@ def _write_holder(fd: int) -> None:
     holder = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
-        "user": getpass.getuser(),
+        "user": _user(),
         "since": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, json.dumps(holder).encode(), 0)
+    data = json.dumps(holder).encode()
+    # Written over what a killed holder left, then cut to length: never empty meanwhile.
+    os.pwrite(fd, data, 0)
+    os.ftruncate(fd, len(data))
+
+
+def _user() -> str:
+    """The login name, or "?" when there is none (a container run with a bare uid)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "?"
 
 
 def _held_message(path: Path, fd: int, timeout: float) -> str:

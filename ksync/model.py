@@ -22,7 +22,7 @@ PHONE_TYPES = ("mobile", "home", "work", "fax", "other")
 DEFAULT_TYPE: dict[Field, str] = {"emails": "other", "phones": "other"}
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class SourceRef:
     """Where something is declared: a file, 1-based line and column."""
 
@@ -38,7 +38,7 @@ class SourceRef:
         return f"{self.file}:{self.line}:{self.col}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Contact:
     """One email or phone. ``key`` is normalized; ``value`` is the original spelling.
 
@@ -52,7 +52,7 @@ class Contact:
     verified: bool | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContactRef:
     """A contact value in one of the two arrays, as the org-wide uniqueness sees it."""
 
@@ -63,7 +63,7 @@ class ContactRef:
         return f"{ENTRY_KEY[self.field]} {self.key}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DesiredCustomer:
     """A customer as the files declare it. ``None`` for an array means "not managed"."""
 
@@ -84,14 +84,14 @@ class DesiredCustomer:
         return customer_label(self.external_id, self.id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Desired:
     """The whole desired state: every customer from every file, in file order."""
 
     customers: tuple[DesiredCustomer, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LiveCustomer:
     """A customer as Kustomer has it. Only what ksync reads or compares."""
 
@@ -110,7 +110,7 @@ class LiveCustomer:
         return customer_label(self.external_id, self.id)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Live:
     """What was read from Kustomer for one desired state.
 

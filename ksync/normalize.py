@@ -27,6 +27,12 @@ def email_key(value: str) -> str:
     text = value.strip()
     if not _EMAIL_SHAPE.match(text):
         raise InvalidContact(f"{value!r} is not a valid email address")
+    if text.isascii():
+        # ASCII lower-cases letter by letter, and the shape has exactly one "@", so the
+        # key is the text lower-cased, unless its domain may need IDNA (xn--).
+        lowered = text.lower()
+        if "xn--" not in lowered.rpartition("@")[2]:
+            return lowered
     local, _, domain = text.rpartition("@")
     try:
         ascii_domain = _ascii_domain(domain.lower())
@@ -46,6 +52,9 @@ def _ascii_domain(domain: str) -> str:
 def phone_key(value: str, region: str | None = None) -> str:
     """The E.164 form of a phone number; raises InvalidContact."""
     text = value.strip()
+    quick = _e164_key(text)
+    if quick is not None:
+        return quick
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
@@ -54,6 +63,60 @@ def phone_key(value: str, region: str | None = None) -> str:
     if not phonenumbers.is_possible_number(number):
         raise InvalidContact(f"{value!r} is not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+# A "+", a country code and the national number, in ASCII digits, without a leading 0.
+_E164_SHAPE = re.compile(r"\+[1-9][0-9]{2,18}")
+_COUNTRY_CODES = phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+_MAX_NATIONAL = 17  # phonenumbers' longest national significant number
+
+
+def _e164_key(text: str) -> str | None:
+    """``text`` when it is a possible number already in E.164 form, else None.
+
+    The same answer as phonenumbers (parse, is_possible_number, format as E.164), which
+    reads "+", then the first 1 to 3 digits that are a country code, then the national
+    number. With ASCII digits only, nothing else is stripped or changed unless the
+    national number starts with 0 (kept as "Italian leading zeros") or with the country's
+    national prefix (which phonenumbers may strip): those, and every number phonenumbers
+    may refuse, return None and go through phonenumbers itself.
+    """
+    if _E164_SHAPE.fullmatch(text) is None:
+        return None
+    for size in (1, 2, 3):
+        code = int(text[1 : 1 + size])
+        if code in _COUNTRY_CODES:
+            break
+    else:
+        return None
+    national = text[1 + size :]
+    if not 2 <= len(national) <= _MAX_NATIONAL or national[0] == "0":
+        return None
+    prefix = _national_prefix(code)
+    if prefix is not None and prefix.match(national):
+        return None
+    return text if _possible_length(code, len(national)) else None
+
+
+@functools.cache
+def _national_prefix(code: int) -> re.Pattern[str] | None:
+    """The pattern phonenumbers strips as a national prefix for a country code, if any."""
+    region = phonenumbers.region_code_for_country_code(code)
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    pattern = None if metadata is None else metadata.national_prefix_for_parsing
+    return re.compile(pattern) if pattern else None
+
+
+@functools.cache
+def _possible_length(code: int, length: int) -> bool:
+    """Whether phonenumbers finds a national number of this length possible for ``code``.
+
+    phonenumbers' answer depends only on the country code and the length of the national
+    significant number, so one number of that length (without leading zeros) stands
+    for all.
+    """
+    number = phonenumbers.PhoneNumber(country_code=code, national_number=int("1" * length))
+    return bool(phonenumbers.is_possible_number(number))
 
 
 def contact_key(field: Field, value: str, region: str | None = None) -> str:
@@ -67,6 +130,14 @@ def live_contact_key(field: Field, value: str, region: str | None = None) -> str
     A stored value that does not normalize is compared by its trimmed, lower-cased
     spelling, so it is still removed when the files do not list it.
     """
+    if field == "emails":
+        text = value.strip()
+        if text.isascii():
+            # Without IDNA, a valid address's key is its text lower-cased, and so is
+            # the fallback for an invalid one: the shape need not be checked.
+            lowered = text.lower()
+            if "xn--" not in lowered:
+                return lowered
     try:
         return contact_key(field, value, region)
     except InvalidContact:

@@ -64,13 +64,21 @@ def lookups_needed(desired: Desired, customers: Sequence[LiveCustomer | None]) -
 
     A value already held by one of the declared customers needs no look-up.
     """
+    # The values some customer gains (``additions``) that no declared customer holds: a
+    # value its own customer holds is held by a declared customer, so one test does both.
     held = _holders(customers)
-    seen: set[ContactRef] = set()
     needed = []
-    for ref in additions(desired, customers):
-        if ref not in held and ref not in seen:
-            seen.add(ref)
-            needed.append(ref)
+    for want, _have in zip(desired.customers, customers, strict=True):
+        for name in FIELDS:
+            entries = want.emails if name == "emails" else want.phones
+            if entries is None:
+                continue
+            held_here = held[name]
+            for contact in entries:
+                key = contact.key
+                if key not in held_here:
+                    held_here[key] = -1  # asked once
+                    needed.append(ContactRef(name, key))
     return needed
 
 
@@ -87,6 +95,9 @@ def plan(desired: Desired, live: Live) -> Plan:
         if identity is not None:
             problems.append(identity)
             continue
+        if have is not None and _unchanged(want, have):
+            unchanged += 1
+            continue
         field_diffs = _field_diffs(want, have)
         if have is not None and not any(fd.diffs for fd in field_diffs):
             unchanged += 1
@@ -94,7 +105,7 @@ def plan(desired: Desired, live: Live) -> Plan:
         gains = [ContactRef(fd.field, key) for fd in field_diffs for key in fd.added]
         sources = []
         for ref in gains:
-            known = holders.get(ref)
+            known = holders[ref.field].get(ref.key)
             holder = (
                 _holder_by_lookup(ref, want, live.owners, positions) if known is None else known
             )
@@ -124,16 +135,52 @@ def _identity_problem(want: DesiredCustomer, have: LiveCustomer | None) -> Probl
     return None
 
 
-def _holders(customers: Sequence[LiveCustomer | None]) -> dict[ContactRef, int]:
-    """Which declared customer (by position) stores each value."""
-    holders: dict[ContactRef, int] = {}
+def _holders(customers: Sequence[LiveCustomer | None]) -> dict[Field, dict[str, int]]:
+    """Which declared customer (by position) stores each value, by array and key."""
+    emails: dict[str, int] = {}
+    phones: dict[str, int] = {}
     for index, have in enumerate(customers):
         if have is None:
             continue
-        for name in FIELDS:
-            for contact in have.contacts(name):
-                holders.setdefault(ContactRef(name, contact.key), index)
-    return holders
+        for contact in have.emails:
+            if contact.key not in emails:
+                emails[contact.key] = index
+        for contact in have.phones:
+            if contact.key not in phones:
+                phones[contact.key] = index
+    return {"emails": emails, "phones": phones}
+
+
+def _unchanged(want: DesiredCustomer, have: LiveCustomer) -> bool:
+    """True when no managed array of ``want`` differs from ``have`` (``_field_diff``'s diffs
+    would all be empty), without building the diffs."""
+    for wanted, stored in ((want.emails, have.emails), (want.phones, have.phones)):
+        if wanted is None:
+            continue
+        if len(wanted) == 1 and len(stored) == 1:  # the usual case, without a dict
+            contact, held = wanted[0], stored[0]
+            if contact.key != held.key or (contact.type is not None and contact.type != held.type):
+                return False
+        elif not _same(wanted, stored):
+            return False
+    return True
+
+
+def _same(wanted: tuple[Contact, ...], stored: tuple[Contact, ...]) -> bool:
+    """Whether ``_field_diff`` finds nothing to change: no value stored twice, none to remove
+    or add, and no type to change."""
+    by_key: dict[str, Contact] = {}
+    for contact in stored:
+        if contact.key in by_key:
+            return False
+        by_key[contact.key] = contact
+    wanted_keys = set()
+    for contact in wanted:
+        held = by_key.get(contact.key)
+        if held is None or (contact.type is not None and contact.type != held.type):
+            return False
+        wanted_keys.add(contact.key)
+    return len(wanted_keys) == len(by_key)
 
 
 def _holder_by_lookup(

@@ -63,6 +63,68 @@ def same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+class _Parts:
+    """The compiled keywords of one schema, grouped by the kind of instance they apply to.
+
+    Keywords about mappings, lists or strings hold for every other kind of value, so each
+    group is only looked at for its kind; ``general`` holds for every value.
+    """
+
+    def __init__(self) -> None:
+        self.types: tuple[type, ...] | None = None  # a "type" of simple types only
+        self.general: list[Check] = []
+        self.properties: dict[str, Check] | None = None
+        self.allowed: frozenset[str] | None = None
+        self.required: tuple[str, ...] = ()
+        self.items: Check | None = None
+        self.text: list[Check] = []
+
+    def check(self) -> Check:
+        types = self.types
+        general = tuple(self.general)
+        properties = self.properties
+        allowed = self.allowed
+        required = self.required
+        items = self.items
+        text = tuple(self.text)
+        mapping = properties is not None or allowed is not None or bool(required)
+        if len(general) == 1 and types is None and not (mapping or items or text):
+            return general[0]
+
+        def check(instance: Any) -> bool:
+            # The simple types have no int, so a bool is of them only when bool is.
+            if types is not None and not isinstance(instance, types):
+                return False
+            for one in general:
+                if not one(instance):
+                    return False
+            if isinstance(instance, dict):
+                if not mapping:
+                    return True
+                for key in required:
+                    if key not in instance:
+                        return False
+                if allowed is not None and not instance.keys() <= allowed:
+                    return False
+                if properties is not None:
+                    for key, value in instance.items():
+                        value_check = properties.get(key)
+                        if value_check is not None and not value_check(value):
+                            return False
+            elif isinstance(instance, list):
+                if items is not None:
+                    for item in instance:
+                        if not items(item):
+                            return False
+            elif isinstance(instance, str):
+                for one in text:
+                    if not one(instance):
+                        return False
+            return True
+
+        return check
+
+
 class _Compiler:
     """Compiles one schema (and the ``$ref`` targets it reaches) into checks."""
 
@@ -75,55 +137,44 @@ class _Compiler:
             return lambda instance: bool(schema)
         if not isinstance(schema, Mapping):
             raise Unsupported(repr(schema))
-        checks = [
-            self._keyword(keyword, value, schema)
-            for keyword, value in schema.items()
-            if keyword not in _ANNOTATIONS
-        ]
-        if len(checks) == 1:
-            return checks[0]
-        return lambda instance: all(check(instance) for check in checks)
+        parts = _Parts()
+        for keyword, value in schema.items():
+            if keyword not in _ANNOTATIONS:
+                self._keyword(parts, keyword, value, schema)
+        return parts.check()
 
-    def _keyword(self, keyword: str, value: Any, schema: Mapping[str, Any]) -> Check:
+    def _keyword(self, parts: _Parts, keyword: str, value: Any, schema: Mapping[str, Any]) -> None:
+        """Adds the check of one keyword to ``parts``."""
         if keyword == "type":
-            return _type(value)
-        if keyword == "properties":
-            return self._properties(value)
-        if keyword == "additionalProperties":
-            return _no_additional(value, schema)
-        if keyword == "required":
-            required = tuple(value)
-            return lambda x: not isinstance(x, dict) or all(key in x for key in required)
-        if keyword == "items":
-            item = self.compile(value)
-            return lambda x: not isinstance(x, list) or all(map(item, x))
-        if keyword == "anyOf":
-            branches = [self.compile(branch) for branch in value]
-            return lambda x: any(branch(x) for branch in branches)
-        if keyword == "$ref":
-            return self._ref(value)
-        return _scalar_keyword(keyword, value)
-
-    def _properties(self, value: Mapping[str, Any]) -> Check:
-        checks = {key: self.compile(subschema) for key, subschema in value.items()}
-
-        def check(instance: Any) -> bool:
-            if not isinstance(instance, dict):
-                return True
-            for key, item in instance.items():
-                item_check = checks.get(key)
-                if item_check is not None and not item_check(item):
-                    return False
-            return True
-
-        return check
+            names = [value] if isinstance(value, str) else list(value)
+            if all(name in _SIMPLE_TYPES for name in names):
+                parts.types = _simple_types(names)
+            else:
+                parts.general.append(_type(value))
+        elif keyword == "properties":
+            parts.properties = {key: self.compile(sub) for key, sub in value.items()}
+        elif keyword == "additionalProperties":
+            parts.allowed = _allowed_keys(value, schema)
+        elif keyword == "required":
+            parts.required = tuple(value)
+        elif keyword == "items":
+            parts.items = self.compile(value)
+        elif keyword == "anyOf":
+            parts.general.append(_any_of([self.compile(branch) for branch in value]))
+        elif keyword == "$ref":
+            parts.general.append(self._ref(value))
+        elif keyword in ("minLength", "pattern"):
+            parts.text.append(_text_keyword(keyword, value))
+        else:
+            parts.general.append(_scalar_keyword(keyword, value))
 
     def _ref(self, ref: str) -> Check:
         """A local ``#/...`` reference; compiled once, recursion allowed."""
         if ref not in self.refs:
             target: list[Check] = []
-            self.refs[ref] = lambda instance: target[0](instance)
+            self.refs[ref] = lambda instance: target[0](instance)  # while compiling it
             target.append(self.compile(self._resolve(ref)))
+            self.refs[ref] = target[0]
         return self.refs[ref]
 
     def _resolve(self, ref: str) -> Any:
@@ -136,6 +187,14 @@ class _Compiler:
                 raise Unsupported(ref)
             node = node[part]
         return node
+
+
+def _simple_types(names: list[str]) -> tuple[type, ...]:
+    found: list[type] = []
+    for name in names:
+        kinds = _SIMPLE_TYPES[name]
+        found.extend(kinds if isinstance(kinds, tuple) else (kinds,))
+    return tuple(found)
 
 
 def _type(value: str | list[str]) -> Check:
@@ -162,15 +221,33 @@ def _type_test(name: str) -> Check:
     raise Unsupported(name)
 
 
-def _no_additional(value: Any, schema: Mapping[str, Any]) -> Check:
+def _allowed_keys(value: Any, schema: Mapping[str, Any]) -> frozenset[str]:
+    """The keys ``additionalProperties: false`` allows."""
     if value is not False or "patternProperties" in schema:
         raise Unsupported("additionalProperties")
-    allowed = frozenset(schema.get("properties", ()))
-    return lambda x: not isinstance(x, dict) or x.keys() <= allowed
+    return frozenset(schema.get("properties", ()))
+
+
+def _any_of(branches: list[Check]) -> Check:
+    def check(instance: Any) -> bool:
+        for branch in branches:  # noqa: SIM110 (a loop calls faster than any() of a generator)
+            if branch(instance):
+                return True
+        return False
+
+    return check
+
+
+def _text_keyword(keyword: str, value: Any) -> Check:
+    """minLength or pattern, for a string (other values are always valid)."""
+    if keyword == "minLength":
+        return lambda x: len(x) >= value
+    pattern = re.compile(value)
+    return lambda x: pattern.search(x) is not None
 
 
 def _scalar_keyword(keyword: str, value: Any) -> Check:
-    """Keywords about one scalar value: enum, const, minLength, pattern."""
+    """Keywords about one scalar value: enum, const."""
     if keyword == "enum" and all(isinstance(item, str) for item in value):
         strings = frozenset(value)
         return lambda x: isinstance(x, str) and x in strings
@@ -178,9 +255,4 @@ def _scalar_keyword(keyword: str, value: Any) -> Check:
         return lambda x: any(same(x, item) for item in value)
     if keyword == "const" and not isinstance(value, (dict, list)):
         return lambda x: same(x, value)
-    if keyword == "minLength":
-        return lambda x: not isinstance(x, str) or len(x) >= value
-    if keyword == "pattern":
-        pattern = re.compile(value)
-        return lambda x: not isinstance(x, str) or pattern.search(x) is not None
     raise Unsupported(keyword)

@@ -1,7 +1,8 @@
 """Verification after apply: re-read what was written and compare it with the plan.
 
 A write the API accepted but stored differently (a server-side rewrite, a lost update)
-is reported instead of passing unnoticed. Values are compared normalized.
+is reported instead of passing unnoticed. Values are compared normalized; the type of an
+entry is compared when the write sent one.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Mismatch:
     field: Field
     missing: tuple[str, ...]
     unexpected: tuple[str, ...]
+    retyped: tuple[str, ...] = ()  # "value (stored type, not sent type)"
 
     def __str__(self) -> str:
         parts = []
@@ -39,23 +41,26 @@ class Mismatch:
             parts.append("missing " + ", ".join(self.missing))
         if self.unexpected:
             parts.append("unexpected " + ", ".join(self.unexpected))
+        if self.retyped:
+            parts.append("wrong type " + ", ".join(self.retyped))
         return f"{self.label}: {self.field} after apply do not match the plan: " + "; ".join(parts)
 
 
 @dataclass(frozen=True)
 class Target:
-    """A customer to re-read, and what its managed arrays should now hold."""
+    """A customer to re-read, and what its managed arrays should now hold: each value
+    (normalized) with the type sent for it (None: none was sent)."""
 
     label: str
     customer_id: str
-    expected: Mapping[Field, frozenset[str]]
+    expected: Mapping[Field, Mapping[str, str | None]]
 
 
 def targets(plan: Plan, outcomes: Sequence[Outcome]) -> list[Target]:
     """The customers whose every request succeeded, with the arrays they should have."""
     ok: dict[int, bool] = {}
     ids: dict[int, str | None] = {}
-    expected: dict[int, dict[Field, frozenset[str]]] = {}
+    expected: dict[int, dict[Field, dict[str, str | None]]] = {}
     for outcome in outcomes:
         change = outcome.request.change
         ok[change] = ok.get(change, True) and outcome.status == "ok"
@@ -88,25 +93,35 @@ def verify(
 
 def compare(target: Target, live: LiveCustomer | None) -> list[Mismatch]:
     result = []
-    for name, keys in target.expected.items():
-        stored = frozenset(
-            live_contact_key(name, c.value) for c in (live.contacts(name) if live else ())
+    for name, expected in target.expected.items():
+        stored = {
+            live_contact_key(name, c.value): c.type for c in (live.contacts(name) if live else ())
+        }
+        missing = tuple(sorted(expected.keys() - stored.keys()))
+        unexpected = tuple(sorted(stored.keys() - expected.keys()))
+        retyped = tuple(
+            f"{key} ({stored[key] or 'no type'}, not {sent})"
+            for key, sent in sorted(expected.items())
+            if sent is not None and key in stored and stored[key] != sent
         )
-        if stored != keys:
-            result.append(
-                Mismatch(
-                    target.label, name, tuple(sorted(keys - stored)), tuple(sorted(stored - keys))
-                )
-            )
+        if missing or unexpected or retyped:
+            result.append(Mismatch(target.label, name, missing, unexpected, retyped))
     return result
 
 
-def _keys(body: Mapping[str, Any]) -> dict[Field, frozenset[str]]:
-    keys: dict[Field, frozenset[str]] = {}
+def _keys(body: Mapping[str, Any]) -> dict[Field, dict[str, str | None]]:
+    keys: dict[Field, dict[str, str | None]] = {}
     for name in FIELDS:
         entries = body.get(name)
         if isinstance(entries, list):
-            keys[name] = frozenset(
-                live_contact_key(name, str(e.get(ENTRY_KEY[name], ""))) for e in entries
-            )
+            keys[name] = {
+                live_contact_key(name, str(e.get(ENTRY_KEY[name], ""))): _type(e)
+                for e in entries
+                if isinstance(e, Mapping)
+            }
     return keys
+
+
+def _type(entry: Mapping[str, Any]) -> str | None:
+    sent = entry.get("type")
+    return sent if isinstance(sent, str) else None

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Container
-from dataclasses import dataclass
+from collections.abc import Callable, Container
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +48,7 @@ _MAX_DEPTH = 32
 _EMPTY_HINT = "file is empty; a ksync file needs at least 'customers: []'"
 # Characters YAML does not allow in a stream (YAML 1.1 "printable" set, inverted).
 _UNPRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_PRINTABLE_ASCII = bytes([9, 10, 13, *range(0x20, 0x7F)])
 _TAB_INDENT = re.compile(r"^ *\t", re.MULTILINE)
 # Byte order marks of encodings other than UTF-8; UTF-32 first, as its LE mark starts
 # with UTF-16's.
@@ -70,34 +70,72 @@ class Rejected:
 REJECTED = Rejected()
 
 
-@dataclass(frozen=True)
 class Document:
     """One file's content as plain values, with where each value and mapping key starts.
 
-    ``marks`` and ``key_marks`` map a path such as ``("customers", 0, "emails")`` to a
-    libyaml mark; ``raw`` holds the source text of scalars that were not read as strings.
+    Positions are kept per path such as ``("customers", 0, "emails")``: where each value
+    and each mapping key starts, and the source text of scalars that were not read as
+    strings. A file read by the quick walk (see ``_quick``) knows at first only where each
+    customer starts; every other position is worked out from its text the first time a
+    message needs one, by the careful walk that reads files with problems.
     """
 
-    name: str
-    data: Any
-    marks: dict[YamlPath, Any]
-    key_marks: dict[YamlPath, Any]
-    raw: dict[YamlPath, str]
+    __slots__ = ("_customers", "_key_marks", "_marks", "_raw", "_text", "data", "name")
+
+    def __init__(
+        self,
+        name: str,
+        data: Any,
+        *,
+        text: str | None = None,
+        customers: list[SourceRef] | None = None,
+        marks: dict[YamlPath, Any] | None = None,
+        key_marks: dict[YamlPath, Any] | None = None,
+        raw: dict[YamlPath, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.data = data
+        self._text = text
+        self._customers = customers
+        self._marks = marks
+        self._key_marks = key_marks
+        self._raw = raw
 
     def at(self, path: YamlPath) -> SourceRef:
         """Where the value at ``path`` starts (its nearest recorded ancestor if need be)."""
-        while path not in self.marks and path:
+        customers = self._customers
+        if customers is not None and len(path) == 2 and path[0] == "customers":
+            index = path[1]
+            if type(index) is int and 0 <= index < len(customers):
+                return customers[index]
+        marks = self._positions()[0]
+        while path not in marks and path:
             path = path[:-1]
-        return _ref(self.name, self.marks.get(path))
+        return _ref(self.name, marks.get(path))
 
     def key_at(self, path: YamlPath) -> SourceRef:
         """Where the mapping key naming the value at ``path`` starts."""
-        mark = self.key_marks.get(path)
+        mark = self._positions()[1].get(path)
         return self.at(path) if mark is None else _ref(self.name, mark)
 
     def show(self, path: YamlPath, value: Any) -> str:
         """The value as people wrote it: source text for numbers and the like, repr for text."""
-        return self.raw.get(path) or repr(value)
+        return self._positions()[2].get(path) or repr(value)
+
+    def _positions(
+        self,
+    ) -> tuple[dict[YamlPath, Any], dict[YamlPath, Any], dict[YamlPath, str]]:
+        """Every recorded position; read again from the text by the careful walk if need be."""
+        if self._marks is None or self._key_marks is None or self._raw is None:
+            assert self._text is not None
+            composer = _Composer(self._text, self.name)
+            composer.document()
+            self._marks, self._key_marks, self._raw = (
+                composer.marks,
+                composer.key_marks,
+                composer.raw,
+            )
+        return self._marks, self._key_marks, self._raw
 
 
 def load_yaml(path: Path, name: str) -> tuple[Document | None, list[ConfigProblem]]:
@@ -109,13 +147,18 @@ def load_yaml(path: Path, name: str) -> tuple[Document | None, list[ConfigProble
     text, problems = _read_text(path, name)
     if text is None:
         return None, problems
+    quick = _quick(text, name)
+    if quick is not None:
+        return quick, []
     composer = _Composer(text, name)
     data = composer.document()
     if data is REJECTED:
         return None, composer.problems
     if data is None:
         return None, [*composer.problems, ConfigProblem(SourceRef(name, 1, 1), _EMPTY_HINT)]
-    document = Document(name, data, composer.marks, composer.key_marks, composer.raw)
+    document = Document(
+        name, data, marks=composer.marks, key_marks=composer.key_marks, raw=composer.raw
+    )
     return document, composer.problems
 
 
@@ -145,10 +188,15 @@ def _read_text(path: Path, name: str) -> tuple[str | None, list[ConfigProblem]]:
 
 def _check_characters(text: str, name: str) -> ConfigProblem | None:
     """A problem for the first tab in indentation or character YAML forbids, if any."""
-    bad = _UNPRINTABLE.search(text)
+    # ASCII text needs no search when every byte is one YAML allows (bytes.translate
+    # deletes those, quickly).
+    clean = text.isascii() and not text.encode("ascii").translate(None, _PRINTABLE_ASCII)
+    bad = None if clean else _UNPRINTABLE.search(text)
     if bad:
         message = f"character U+{ord(bad.group()):04X} is not allowed in YAML"
         return ConfigProblem(_position(name, text, bad.start()), message)
+    if "\t" not in text:
+        return None
     tabs = [match.end() - 1 for match in _TAB_INDENT.finditer(text)]
     if not tabs:
         return None
@@ -357,3 +405,184 @@ class _Composer:
         elif err.context and err.problem and err.context_mark is not None:
             message += f" ({err.context} started at line {err.context_mark.line + 1})"
         self.problems.append(ConfigProblem(_ref(self.name, mark), message))
+
+
+class _Irregular(Exception):
+    """The quick walk met something it leaves to the careful walk (``_Composer``)."""
+
+
+def _quick(text: str, name: str) -> Document | None:
+    """The document of a plain, well-formed file, read with less bookkeeping; else None.
+
+    The quick walk builds the same values as ``_Composer`` but records where only each
+    customer starts. It gives up (None) at the first thing ``_Composer`` would report or
+    treat specially: a syntax error, an empty stream or empty root, an anchor, alias or
+    tag, a duplicate or non-text key, more than one document, nesting deeper than
+    ``_MAX_DEPTH``, or a scalar that cannot be read as its type. Such files are read
+    again by ``_Composer``, which reports them exactly as before.
+    """
+    walk = _QuickWalk(text, name)
+    try:
+        root = walk.root()
+    except (_Irregular, yaml.YAMLError):
+        return None
+    finally:
+        walk.loader.dispose()
+    if root is None:
+        return None
+    return Document(name, root, text=text, customers=walk.customers)
+
+
+class _QuickWalk:
+    """Builds plain values from the event stream, as ``_Composer`` does for a clean file."""
+
+    def __init__(self, text: str, name: str) -> None:
+        self.name = name
+        self.loader: Any = _Loader(text)
+        self.get_event: Callable[[], Any] = self.loader.get_event
+        resolvers = self.loader.yaml_implicit_resolvers
+        self.typed_starts: Container[str] = _Anything() if None in resolvers else set(resolvers)
+        self.customers: list[SourceRef] | None = None
+        self.tags: dict[str, str] = {}  # the tag each plain text read so far resolved to
+
+    def root(self) -> Any:
+        get_event = self.get_event
+        get_event()  # StreamStartEvent
+        if type(get_event()) is StreamEndEvent:  # else DocumentStartEvent
+            raise _Irregular
+        event = get_event()
+        if type(event) is MappingStartEvent and event.anchor is None and event.tag is None:
+            root: Any = self._root_mapping()
+        else:
+            root = self._node(event, 0)
+        get_event()  # DocumentEndEvent
+        if type(get_event()) is not StreamEndEvent:
+            raise _Irregular
+        return root
+
+    def _root_mapping(self) -> dict[str, Any]:
+        """The top-level mapping; records where each item of its ``customers`` list starts."""
+        result: dict[str, Any] = {}
+        get_event = self.get_event
+        while True:
+            event = get_event()
+            kind = type(event)
+            if kind is MappingEndEvent:
+                return result
+            if kind is not ScalarEvent or event.anchor is not None or event.tag is not None:
+                raise _Irregular
+            key: str = event.value
+            if key in result:
+                raise _Irregular
+            event = get_event()
+            if (
+                key == "customers"
+                and type(event) is SequenceStartEvent
+                and event.anchor is None
+                and event.tag is None
+            ):
+                result[key] = self._customers()
+            else:
+                result[key] = self._node(event, 1)
+
+    def _customers(self) -> list[Any]:
+        items: list[Any] = []
+        starts: list[SourceRef] = []
+        name = self.name
+        get_event = self.get_event
+        node = self._node
+        mapping = self._mapping
+        while True:
+            event = get_event()
+            if type(event) is SequenceEndEvent:
+                self.customers = starts
+                return items
+            mark = event.start_mark
+            starts.append(SourceRef(name, mark.line + 1, mark.column + 1))
+            if type(event) is MappingStartEvent and event.anchor is None and event.tag is None:
+                items.append(mapping(2))
+            else:
+                items.append(node(event, 2))
+
+    def _node(self, event: Any, depth: int) -> Any:
+        """The value starting with ``event``, at ``depth`` (the length of its path)."""
+        kind = type(event)
+        if kind is AliasEvent or event.anchor is not None or event.tag is not None:
+            raise _Irregular
+        if kind is ScalarEvent:
+            value: str = event.value
+            if event.implicit[0] and value[:1] in self.typed_starts:
+                return self._typed(event, value)
+            return value
+        if depth > _MAX_DEPTH:
+            raise _Irregular
+        if kind is MappingStartEvent:
+            return self._mapping(depth)
+        return self._sequence(depth)
+
+    def _typed(self, event: Any, value: str) -> Any:
+        """A plain scalar that may be a number, bool or null."""
+        loader = self.loader
+        tag = self.tags.get(value)
+        if tag is None:  # the resolvers look at nothing but the text
+            tag = self.tags[value] = loader.resolve(yaml.ScalarNode, value, (True, False))
+        if tag == _STR or tag not in _SCALAR_TAGS:  # dates and the like stay text
+            return value
+        node = yaml.ScalarNode(tag, value, event.start_mark, event.end_mark)
+        try:
+            return loader.yaml_constructors[tag](loader, node)
+        except (ValueError, KeyError, yaml.YAMLError):
+            raise _Irregular from None
+
+    def _mapping(self, depth: int) -> dict[str, Any]:
+        """A mapping at ``depth`` whose start event was read; up to its end event."""
+        result: dict[str, Any] = {}
+        get_event = self.get_event
+        typed_starts = self.typed_starts
+        inner = depth + 1
+        nested = inner <= _MAX_DEPTH
+        while True:
+            event = get_event()
+            if type(event) is not ScalarEvent:
+                if type(event) is MappingEndEvent:
+                    return result
+                raise _Irregular
+            if event.anchor is not None or event.tag is not None:
+                raise _Irregular
+            key: str = event.value
+            if key in result:
+                raise _Irregular
+            event = get_event()
+            kind = type(event)
+            if kind is AliasEvent or event.anchor is not None or event.tag is not None:
+                raise _Irregular
+            if kind is ScalarEvent:
+                value: Any = event.value
+                if event.implicit[0] and value[:1] in typed_starts:
+                    value = self._typed(event, value)
+                result[key] = value
+            elif not nested:
+                raise _Irregular
+            elif kind is SequenceStartEvent:
+                result[key] = self._sequence(inner)
+            else:
+                result[key] = self._mapping(inner)
+
+    def _sequence(self, depth: int) -> list[Any]:
+        """A sequence at ``depth`` whose start event was read; up to its end event."""
+        result: list[Any] = []
+        append = result.append
+        get_event = self.get_event
+        node = self._node
+        mapping = self._mapping
+        inner = depth + 1
+        nested = inner <= _MAX_DEPTH
+        while True:
+            event = get_event()
+            kind = type(event)
+            if kind is SequenceEndEvent:
+                return result
+            if kind is MappingStartEvent and nested and event.anchor is None and event.tag is None:
+                append(mapping(inner))
+            else:
+                append(node(event, inner))

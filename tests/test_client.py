@@ -377,4 +377,7 @@ def test_forbidden_writes_name_the_role(serve: Serve, method: str, path: str, ro
     client, _ = serve(reply(403, {"errors": [{"message": "forbidden"}]}))
     with pytest.raises(ApiError) as info:
         client.send(method, path, {"emails": []})
-    assert str(info.value) == f"{method} {path} -> 403: the key lacks the role needed to {role}: forbidden"
+    assert (
+        str(info.value)
+        == f"{method} {path} -> 403: the key lacks the role needed to {role}: forbidden"
+    )

@@ -269,3 +269,19 @@ def test_fault_after_apply_stores_the_write_but_answers_500() -> None:
 def test_bad_settings_are_refused(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         EmulatorSettings(**settings)
+
+
+def test_replacing_settings_with_a_seed_replays_the_same_faults() -> None:
+    from dataclasses import replace as replaced
+
+    emulator = Emulator()
+
+    def statuses() -> list[int]:
+        emulator.settings = replaced(emulator.settings, fault_rate=0.5, seed=None)
+        emulator.settings = replaced(emulator.settings, seed=7)
+        headers = {"Authorization": "Bearer emulator-key"}
+        return [emulator.handle("GET", "/v1/customers", headers, b"").status for _ in range(20)]
+
+    first = statuses()
+    assert first == statuses()
+    assert {200} < set(first)  # some faults, some successes

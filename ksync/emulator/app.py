@@ -72,7 +72,8 @@ class Emulator:
     """An in-memory Kustomer org speaking the customers API.
 
     ``settings`` may be replaced between requests (e.g. to change ``conflict_status``);
-    ``seed`` and ``customers`` (the synthetic org) are used at construction only.
+    replacing them restarts the fault dice from their ``seed``, so a seed replays the same
+    faults; ``customers`` (the synthetic org) is used at construction only.
     ``clock`` gives the time stamped on writes and the rate-limit windows; ``sleep``
     waits out injected latency (``time.sleep`` by default). Pass fakes for repeatable,
     fast tests.
@@ -85,18 +86,28 @@ class Emulator:
         clock: Clock | None = None,
         sleep: Sleep | None = None,
     ) -> None:
-        self.settings = settings or EmulatorSettings()
+        self._settings = settings or EmulatorSettings()
         self.sleep: Sleep = sleep or time.sleep
         self._clock = clock or _utc_now
         self._lock = threading.RLock()
         self._org = Org()
         self._jobs = BulkJobs()
         self._limiter = RateLimiter()
-        self._chaos = Chaos(self.settings.seed)
+        self._chaos = Chaos(self._settings.seed)
         self._log: list[LoggedRequest] = []
         if self.settings.customers:
             now = format_timestamp(self._clock())
             add_synthetic(self._org, self.settings.customers, now, self.settings.conflict_status)
+
+    @property
+    def settings(self) -> EmulatorSettings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, settings: EmulatorSettings) -> None:
+        with self._lock:
+            self._settings = settings
+            self._chaos = Chaos(settings.seed)
 
     # -- requests -------------------------------------------------------------------
 
