@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -86,16 +88,58 @@ class Org:
         return response.status
 
 
-@pytest.fixture
-def org(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@contextmanager
+def serve(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    settings: EmulatorSettings,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    api_key: str = API_KEY,
 ) -> Iterator[Org]:
-    emulator = Emulator(EmulatorSettings(api_key=API_KEY))
+    """An Org whose emulator is built with ``settings`` and ``clock``, the CLI pointed at
+    it through the environment, in ``tmp_path``, with a stdin that is not a terminal."""
+    emulator = Emulator(settings, clock=clock)
     with EmulatorServer(emulator) as server:
         monkeypatch.setenv("KUSTOMER_API_URL", server.url)
-        monkeypatch.setenv("KUSTOMER_API_KEY", API_KEY)
+        monkeypatch.setenv("KUSTOMER_API_KEY", api_key)
         monkeypatch.delenv("KUSTOMER_ORG", raising=False)
         monkeypatch.delenv("NO_COLOR", raising=False)
         monkeypatch.setattr("sys.stdin", io.StringIO(""))
         monkeypatch.chdir(tmp_path)
         yield Org(emulator, server.url, tmp_path, capsys)
+
+
+@pytest.fixture
+def org(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Org]:
+    with serve(tmp_path, monkeypatch, capsys, EmulatorSettings(api_key=API_KEY)) as running:
+        yield running
+
+
+HOME = {"type": "home", "verified": True}
+
+
+def customer(
+    cid: str, ext: str, emails: Sequence[str] = (), phones: Sequence[str] = ()
+) -> dict[str, Any]:
+    """A seed customer: its emails of type home (verified), phones of type mobile."""
+    return {
+        "id": cid,
+        "externalId": ext,
+        "emails": [{"email": e, **HOME} for e in emails],
+        "phones": [{"phone": p, "type": "mobile", "verified": False} for p in phones],
+    }
+
+
+def assert_converged(
+    org: Org, *paths: str, parallel: bool = False, clean_stderr: bool = True
+) -> None:
+    """Plan again: no changes, and no write sent."""
+    again = org.ksync("plan", "--detailed-exitcode", *paths, parallel=parallel)
+    assert again.code == 0, again
+    assert again.out.startswith("No changes. Kustomer matches the files"), again
+    assert not clean_stderr or again.err == "", again
+    assert org.writes() == []

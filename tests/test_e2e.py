@@ -5,31 +5,11 @@ Every scenario asserts the exact requests sent and ends with "plan again: no cha
 
 from __future__ import annotations
 
-from typing import Any
-
-from conftest import Org
+from conftest import HOME, Org, assert_converged, customer
 
 A = "a0000000000000000000000a"
 B = "b0000000000000000000000b"
 C = "c0000000000000000000000c"
-HOME = {"type": "home", "verified": True}
-
-
-def customer(cid: str, ext: str, emails: list[str] = (), phones: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
-    return {
-        "id": cid,
-        "externalId": ext,
-        "name": f"Customer {ext}",
-        "emails": [{"email": e, **HOME} for e in emails],
-        "phones": [{"phone": p, "type": "mobile", "verified": False} for p in phones],
-    }
-
-
-def assert_converged(org: Org, *paths: str) -> None:
-    again = org.ksync("plan", "--detailed-exitcode", *paths)
-    assert (again.code, again.err) == (0, ""), again
-    assert "No changes." in again.out
-    assert org.writes() == []
 
 
 def test_keep_one_of_two_emails(org: Org) -> None:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import API_KEY, Org
+from conftest import API_KEY, HOME, Org, assert_converged, customer
 from test_render import check_golden
 
 import ksync
@@ -25,28 +24,9 @@ A = "a0000000000000000000000a"
 B = "b0000000000000000000000b"
 C = "c0000000000000000000000c"
 D = "d0000000000000000000000d"
-HOME = {"type": "home", "verified": True}
 TOKEN = ("GET", "/v1/auth/tokens/current")
 PAGE_1 = ("GET", "/v1/customers?page=1&pageSize=100")
 NEW_ID = "5e0000000000000000000001"  # the emulator's id for the first customer created
-
-
-def customer(
-    cid: str, ext: str, emails: list[str] | None = None, phones: list[str] | None = None
-) -> dict[str, Any]:
-    return {
-        "id": cid,
-        "externalId": ext,
-        "emails": [{"email": e, **HOME} for e in emails or []],
-        "phones": [{"phone": p, "type": "mobile", "verified": False} for p in phones or []],
-    }
-
-
-def assert_converged(org: Org, *paths: str) -> None:
-    again = org.ksync("plan", "--detailed-exitcode", *paths)
-    assert (again.code, again.err) == (0, ""), again
-    assert again.out.startswith("No changes. Kustomer matches the files")
-    assert org.writes() == []
 
 
 # Stop managing never erases

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from conftest import Org
+from conftest import HOME, Org, assert_converged, customer
 
 from ksync.guard import DEFAULT_MAX_REMOVAL_RATIO, MIN_MANAGED, removal_refusal
 from ksync.model import SourceRef
@@ -91,19 +89,7 @@ def test_only_removals_count() -> None:
 
 # End to end: 100 managed customers, each with two emails.
 IDS = [f"{n:024x}" for n in range(1, 101)]
-HOME = {"type": "home", "verified": True}
 TOKEN = ("GET", "/v1/auth/tokens/current")  # the key's roles, read before any write
-
-
-def customer(cid: str, ext: str, emails: list[str]) -> dict[str, Any]:
-    return {"id": cid, "externalId": ext, "emails": [{"email": e, **HOME} for e in emails]}
-
-
-def assert_converged(org: Org, *paths: str) -> None:
-    again = org.ksync("plan", "--detailed-exitcode", *paths)
-    assert (again.code, again.err) == (0, ""), again
-    assert again.out.startswith("No changes. Kustomer matches the files")
-    assert org.writes() == []
 
 
 def seed_100(org: Org) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Org
+from conftest import HOME, Org, assert_converged, customer
 
 from ksync.model import Desired, DesiredCustomer, SourceRef
 from ksync.targeting import UnknownCustomer, select_customers
@@ -13,7 +13,6 @@ from ksync.targeting import UnknownCustomer, select_customers
 A = "a0000000000000000000000a"
 B = "b0000000000000000000000b"
 C = "c0000000000000000000000c"
-HOME = {"type": "home", "verified": True}
 TOKEN = ("GET", "/v1/auth/tokens/current")
 PARTIAL = "Partial plan: only part of the desired state was considered.\n"
 
@@ -26,23 +25,12 @@ FILES = (
 )
 
 
-def customer(cid: str, ext: str, *emails: str) -> dict[str, Any]:
-    return {"id": cid, "externalId": ext, "emails": [{"email": e, **HOME} for e in emails]}
-
-
 def seed(org: Org) -> None:
     org.seed(
-        customer(A, "u1", "one@example.com", "old1@example.com"),
-        customer(B, "u2", "two@example.com", "old2@example.com"),
-        customer(C, "u3", "three@example.com", "old3@example.com"),
+        customer(A, "u1", ["one@example.com", "old1@example.com"]),
+        customer(B, "u2", ["two@example.com", "old2@example.com"]),
+        customer(C, "u3", ["three@example.com", "old3@example.com"]),
     )
-
-
-def assert_converged(org: Org, *paths: str) -> None:
-    again = org.ksync("plan", "--detailed-exitcode", *paths)
-    assert (again.code, again.err) == (0, ""), again
-    assert again.out.startswith("No changes. Kustomer matches the files")
-    assert org.writes() == []
 
 
 def kept(email: str) -> dict[str, Any]:
