@@ -10,7 +10,6 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
@@ -358,10 +357,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
         raise Refused("give either PATH... or --plan FILE")
     if args.plan is not None and args.customer:
         raise Refused("--customer selects from files; a saved plan is applied whole")
-    with ExitStack() as stack:
-        state = state_dir()
-        stack.enter_context(apply_lock(state / LOCK_FILE, args.lock_timeout))
-        run = stack.enter_context(_open(args))
+    state = state_dir()
+    with apply_lock(state / LOCK_FILE, args.lock_timeout), _open(args) as run:
         if args.plan is not None:
             plan = _saved_plan(args.plan, run)
         else:
@@ -375,18 +372,17 @@ def cmd_apply(args: argparse.Namespace) -> int:
         _check_roles(plan, run)
         if args.plan is None and not args.auto_approve:
             _confirm(sys.stdin, sys.stdout)
-        journal = stack.enter_context(Journal(args.journal or state / JOURNAL_FILE))
-        options = ApplyOptions(
-            parallelism=args.parallelism,
-            bulk=not args.no_bulk,
-            progress=run.progress,
-            record=lambda outcome: journal.write(entry_for(plan, outcome)),
-        )
-        result = apply_plan(
-            plan, run.client, lambda o: _print_outcome(plan, o), (ApiError,), options
-        )
+        with Journal(args.journal or state / JOURNAL_FILE) as journal:
+            options = ApplyOptions(
+                parallelism=args.parallelism,
+                bulk=not args.no_bulk,
+                progress=run.progress,
+                record=lambda outcome: journal.write(entry_for(plan, outcome)),
+            )
+            result = apply_plan(
+                plan, run.client, lambda o: _print_outcome(plan, o), (ApiError,), options
+            )
         return _report(plan, result, run)
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _desired(args: argparse.Namespace) -> Desired:
