@@ -102,7 +102,7 @@ def read_live(
         customers = _get_each(reader, wanted, options)
         return Live(customers, _look_up(reader, desired, customers, options))
     listing = _first_page(reader)
-    if options.strategy == "list" or listing.total_pages - 1 < _unfound(listing, wanted):
+    if options.strategy == "list" or listing.total_pages - 1 < _reads_left(listing, wanted):
         _list_rest(reader, listing, options)
         customers = tuple(_in_region(listing.find(w), w.phone_region) for w in wanted)
         return Live(customers, _owners_from_listing(desired, customers, listing))
@@ -168,8 +168,14 @@ def _list_rest(reader: CustomerReader, listing: Listing, options: ReadOptions) -
     listing.pages_read.update(pages)
 
 
-def _unfound(listing: Listing, wanted: Sequence[DesiredCustomer]) -> int:
-    return sum(1 for want in wanted if listing.find(want) is None)
+def _reads_left(listing: Listing, wanted: Sequence[DesiredCustomer]) -> int:
+    """Requests still needed without listing: a GET for each declared customer not on the
+    pages read, and a look-up for each value the customers found would gain (those not
+    found may add look-ups of their own)."""
+    found = [(w, _in_region(listing.find(w), w.phone_region)) for w in wanted]
+    known = [(w, c) for w, c in found if c is not None]
+    gains = lookups_needed(Desired(tuple(w for w, _ in known)), [c for _, c in known])
+    return len(wanted) - len(known) + len(gains)
 
 
 def _get_missing(
@@ -179,17 +185,14 @@ def _get_missing(
     options: ReadOptions,
 ) -> tuple[LiveCustomer | None, ...]:
     """Declared customers from page 1 where they are on it, the others one by one."""
-    missing = [w for w in wanted if listing.find(w) is None]
-    read = dict(
-        zip(
-            (id(w) for w in missing),
-            parallel_map(lambda w: read_customer(reader, w), missing, options, "reading customers"),
-            strict=True,
-        )
+    missing = [i for i, want in enumerate(wanted) if listing.find(want) is None]
+    read = parallel_map(
+        lambda i: read_customer(reader, wanted[i]), missing, options, "reading customers"
     )
+    found = dict(zip(missing, read, strict=True))
     return tuple(
-        read[id(w)] if id(w) in read else _in_region(listing.find(w), w.phone_region)
-        for w in wanted
+        found[i] if i in found else _in_region(listing.find(want), want.phone_region)
+        for i, want in enumerate(wanted)
     )
 
 
