@@ -71,11 +71,11 @@ def _collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while building millions of acyclic objects.
 
     Loading creates no reference cycles, but the collector would otherwise scan the
-    growing tree again and again; with 100,000 customers that doubles the time. Once
-    loaded, the customers live as long as the run, so ``gc.freeze`` moves them (and
-    whatever else exists) out of the collector's sight instead of letting its next
-    collections walk them all again (most of a second with 100,000 customers). Frozen
-    objects are still freed as usual when no longer referenced.
+    growing tree again and again; with 100,000 customers that doubles the time. What was
+    built lives as long as the run, so it then goes straight to the collector's oldest
+    generation (``gc.freeze`` then ``gc.unfreeze``, which moves every tracked object
+    there) instead of being walked by two young collections first (most of a second with
+    100,000 customers). Everything stays collectable as before.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -84,6 +84,7 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 
@@ -186,9 +187,13 @@ class _Checker:
             customer_id = None
         name = item.get("name")
         if external_id:
-            self._identity(self._external_ids, source, path, "externalId", external_id)
+            first = self._external_ids.setdefault(external_id, source)
+            if first is not source:
+                self._identity_problem(first, source, path, "externalId", external_id)
         if customer_id and _KUSTOMER_ID.match(customer_id):
-            self._identity(self._ids, source, path, "id", customer_id, customer_id.lower())
+            first = self._ids.setdefault(customer_id.lower(), source)
+            if first is not source:
+                self._identity_problem(first, source, path, "id", customer_id)
         self._places.append((document, path))
         customer = DesiredCustomer(
             source,
@@ -201,20 +206,12 @@ class _Checker:
         )
         self.customers.append(customer)
 
-    def _identity(
-        self,
-        seen: dict[str, SourceRef],
-        source: SourceRef,
-        path: YamlPath,
-        key: str,
-        value: str,
-        identity: str | None = None,
+    def _identity_problem(
+        self, first: SourceRef, source: SourceRef, path: YamlPath, key: str, value: str
     ) -> None:
         """Report a customer declared twice by the same id or externalId."""
-        first = seen.setdefault(value if identity is None else identity, source)
-        if first is not source:
-            message = f"customer {key}={value} is already declared at {first}"
-            self.problems.append(located(source, path, message))
+        message = f"customer {key}={value} is already declared at {first}"
+        self.problems.append(located(source, path, message))
 
     def _contacts(
         self, document: Document, path: YamlPath, item: dict[str, Any], field: Field, region: Region

@@ -83,32 +83,42 @@ def _e164_key(text: str) -> str | None:
     """
     if _E164_SHAPE.fullmatch(text) is None:
         return None
+    split = _country_code(text[1:4])
+    if split is None:
+        return None
+    size, prefix, lengths = split
+    national = text[1 + size :]
+    if len(national) not in lengths or national[0] == "0":
+        return None
+    if prefix is not None and prefix.match(national):
+        return None
+    return text
+
+
+_Split = tuple[int, "re.Pattern[str] | None", frozenset[int]]
+
+
+@functools.cache
+def _country_code(head: str) -> _Split | None:
+    """For the first three digits after "+": the length of the country code they start
+    with (as phonenumbers finds it), the national prefix phonenumbers may strip for it,
+    and the national number lengths (2 to 17 digits) phonenumbers finds possible."""
     for size in (1, 2, 3):
-        code = int(text[1 : 1 + size])
+        code = int(head[:size])
         if code in _COUNTRY_CODES:
             break
     else:
         return None
-    national = text[1 + size :]
-    if not 2 <= len(national) <= _MAX_NATIONAL or national[0] == "0":
-        return None
-    prefix = _national_prefix(code)
-    if prefix is not None and prefix.match(national):
-        return None
-    return text if _possible_length(code, len(national)) else None
-
-
-@functools.cache
-def _national_prefix(code: int) -> re.Pattern[str] | None:
-    """The pattern phonenumbers strips as a national prefix for a country code, if any."""
     region = phonenumbers.region_code_for_country_code(code)
     metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
-    pattern = None if metadata is None else metadata.national_prefix_for_parsing
-    return re.compile(pattern) if pattern else None
+    if metadata is None:
+        return None
+    pattern = metadata.national_prefix_for_parsing
+    prefix = re.compile(pattern) if pattern else None
+    return size, prefix, frozenset(n for n in range(2, _MAX_NATIONAL + 1) if _possible(code, n))
 
 
-@functools.cache
-def _possible_length(code: int, length: int) -> bool:
+def _possible(code: int, length: int) -> bool:
     """Whether phonenumbers finds a national number of this length possible for ``code``.
 
     phonenumbers' answer depends only on the country code and the length of the national

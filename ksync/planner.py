@@ -67,18 +67,19 @@ def lookups_needed(desired: Desired, customers: Sequence[LiveCustomer | None]) -
     # The values some customer gains (``additions``) that no declared customer holds: a
     # value its own customer holds is held by a declared customer, so one test does both.
     held = _holders(customers)
+    emails, phones = held["emails"], held["phones"]
     needed = []
     for want, _have in zip(desired.customers, customers, strict=True):
-        for name in FIELDS:
-            entries = want.emails if name == "emails" else want.phones
-            if entries is None:
-                continue
-            held_here = held[name]
-            for contact in entries:
-                key = contact.key
-                if key not in held_here:
-                    held_here[key] = -1  # asked once
-                    needed.append(ContactRef(name, key))
+        if want.emails is not None:
+            for contact in want.emails:
+                if contact.key not in emails:
+                    emails[contact.key] = -1  # asked once
+                    needed.append(ContactRef("emails", contact.key))
+        if want.phones is not None:
+            for contact in want.phones:
+                if contact.key not in phones:
+                    phones[contact.key] = -1
+                    needed.append(ContactRef("phones", contact.key))
     return needed
 
 
@@ -91,11 +92,12 @@ def plan(desired: Desired, live: Live) -> Plan:
     problems: list[Problem] = []
     unchanged = 0
     for index, (want, have) in enumerate(zip(desired.customers, live.customers, strict=True)):
-        identity = _identity_problem(want, have)
-        if identity is not None:
-            problems.append(identity)
-            continue
-        if have is not None and _unchanged(want, have):
+        if have is None or (want.external_id is not None and have.external_id != want.external_id):
+            identity = _identity_problem(want, have)
+            if identity is not None:
+                problems.append(identity)
+                continue
+        elif _unchanged(want, have):
             unchanged += 1
             continue
         field_diffs = _field_diffs(want, have)

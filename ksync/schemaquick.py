@@ -88,8 +88,11 @@ class _Parts:
         items = self.items
         text = tuple(self.text)
         mapping = properties is not None or allowed is not None or bool(required)
-        if len(general) == 1 and types is None and not (mapping or items or text):
-            return general[0]
+        if not (mapping or items or text):
+            if types is None and len(general) == 1:
+                return general[0]
+            if types is not None and not general:
+                return lambda instance: isinstance(instance, types)
 
         def check(instance: Any) -> bool:
             # The simple types have no int, so a bool is of them only when bool is.

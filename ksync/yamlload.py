@@ -4,6 +4,12 @@ Only plain YAML is accepted: no anchors or aliases (an alias bomb is refused at 
 alias, never expanded) and no tags beyond the standard str/int/float/bool/null/seq/map, so
 no arbitrary object is ever constructed. Values are built straight from libyaml's event
 stream; every problem found is collected as a ``ConfigProblem`` rather than raised.
+
+Two walks of the stream build the same values. The quick one (``_QuickWalk``) records
+only where each customer starts and gives up at the first thing that needs reporting or
+care; the careful one (``_Composer``) then reads the file again, recording every position
+and problem. For files the quick walk read, the careful walk runs only if a message later
+needs a position (``Document.at``), so errors keep their exact FILE:LINE:COL.
 """
 
 from __future__ import annotations
