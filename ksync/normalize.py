@@ -51,10 +51,13 @@ def _ascii_domain(domain: str) -> str:
 
 def phone_key(value: str, region: str | None = None) -> str:
     """The E.164 form of a phone number; raises InvalidContact."""
+    quick = _e164_key(value.strip())
+    return quick if quick is not None else parsed_phone_key(value, region)
+
+
+def parsed_phone_key(value: str, region: str | None = None) -> str:
+    """phone_key through phonenumbers alone: the reference for the quick path."""
     text = value.strip()
-    quick = _e164_key(text)
-    if quick is not None:
-        return quick
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
