@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -151,7 +150,6 @@ def test_drift_workflow() -> None:
     assert workflow["permissions"]["issues"] == "write"
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 @pytest.mark.parametrize(
     ("name", "step_id", "output"),
     [("plan.yml", "plan", "plan.md"), ("drift.yml", "drift", "drift.md")],
