@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ksync.model import Contact, Desired, DesiredCustomer, LiveCustomer, SourceRef
-from ksync.normalize import email_key, phone_key
+from ksync.normalize import contact_key, email_key, phone_key
 
 
 def email(value: str, type: str | None = None, verified: bool | None = None) -> Contact:
@@ -53,3 +53,15 @@ def have(
 
 def desired(*customers: DesiredCustomer) -> Desired:
     return Desired(customers=customers)
+
+
+def spellings(value: str) -> set[str]:
+    """A value as written, lower-cased, normalized, and a phone's bare digits: every
+    form in which a leak of it could show."""
+    found = {value, value.lower()}
+    if "@" in value:
+        found.add(contact_key("emails", value))
+    elif any(c.isdigit() for c in value):
+        key = contact_key("phones", value, "US")
+        found |= {key, key.lstrip("+"), key[2:]}
+    return found

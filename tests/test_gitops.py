@@ -12,13 +12,13 @@ import re
 from pathlib import Path
 
 import pytest
+from builders import spellings
 from conftest import API_KEY, HOME, Org, assert_converged, customer
 from test_render import check_golden
 
 import ksync
 from ksync import __version__
 from ksync.cli import build_parser, main
-from ksync.normalize import contact_key
 
 A = "a0000000000000000000000a"
 B = "b0000000000000000000000b"
@@ -207,17 +207,6 @@ def seed_review(org: Org) -> None:
         },
         {"id": D, "externalId": "user-0", "emails": [{"email": "zero@example.com"}]},
     )
-
-
-def spellings(value: str) -> set[str]:
-    """A value as written, lower-cased, normalized, and a phone's bare digits."""
-    found = {value, value.lower()}
-    if "@" in value:
-        found.add(contact_key("emails", value))
-    elif any(c.isdigit() for c in value):
-        key = contact_key("phones", value, "US")
-        found |= {key, key.lstrip("+"), key[2:]}
-    return found
 
 
 def test_plan_markdown_for_a_pull_request_comment(org: Org) -> None:

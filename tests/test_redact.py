@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from builders import desired, email, have, phone, want
+from builders import desired, email, have, phone, spellings, want
 from test_render import check_golden
 
 from ksync.markdown import render_markdown
 from ksync.model import ContactRef, Live, SourceRef
-from ksync.normalize import contact_key
 from ksync.plan import Plan, Problem
 from ksync.planner import plan
 from ksync.redact import redact_plan, redact_value
@@ -82,17 +81,6 @@ ORIGINALS = [
     "Other.Person@Example.org",
     "Sam Sample",
 ]
-
-
-def spellings(value: str) -> set[str]:
-    """The value as written, normalized, and as bare digits."""
-    found = {value, value.lower()}
-    if "@" in value:
-        found.add(contact_key("emails", value))
-    elif any(c.isdigit() for c in value):
-        key = contact_key("phones", value, "US")
-        found |= {key, key.lstrip("+"), key[2:]}
-    return found
 
 
 def renderings(p: Plan) -> dict[str, str]:
